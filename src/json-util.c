@@ -15,12 +15,14 @@ int json_parse(const char *text, json_object **ret, const char **ret_error) {
         tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
-        o = json_tokener_parse_ex(tok, text, (int) len);
+        /* The terminating NUL is passed too: it ends a bare value (1, null,
+         * true) that json-c would otherwise wait to see continued. */
+        o = json_tokener_parse_ex(tok, text, (int) len + 1);
         e = json_tokener_get_error(tok);
-        end = json_tokener_get_parse_end(tok);
+        end = MIN(json_tokener_get_parse_end(tok), len);
         json_tokener_free(tok);
 
-        if (e == json_tokener_continue)
+        if (e == json_tokener_continue || e == json_tokener_error_parse_eof)
                 why = "the JSON text ends too early";
         else if (e != json_tokener_success)
                 why = json_tokener_error_desc(e);

@@ -17,6 +17,20 @@ static void test_parse(void **state) {
         assert_string_equal(why, "unexpected text after the JSON value");
         assert_int_equal(json_parse("{a: 1}", &bad, &why), -EINVAL);
         assert_null(bad);
+
+        /* Bare values, including null (which is no object at all). */
+        {
+                _cleanup_json_ json_object *one = NULL, *t = NULL;
+                json_object *null = (json_object *) 1;
+
+                assert_int_equal(json_parse("1", &one, &why), 0);
+                assert_int_equal(json_object_get_int(one), 1);
+                assert_int_equal(json_parse(" true ", &t, &why), 0);
+                assert_true(json_object_get_boolean(t));
+                assert_int_equal(json_parse("null", &null, &why), 0);
+                assert_null(null);
+                assert_int_equal(json_parse("1 2", &bad, &why), -EINVAL);
+        }
 }
 
 static void test_case_insensitive(void **state) {
