@@ -4,6 +4,8 @@
  * the server together; the service itself lives in src/.
  */
 
+#include <stdio.h>
+
 #include "admin-config.h"
 #include "applets.h"
 #include "log.h"
@@ -48,6 +50,7 @@ static const char admin_help[] =
 
 int admin_main(int argc, char **argv) {
         _cleanup_(admin_config_done) AdminConfig config = {};
+        _cleanup_(tls_credentials_freep) TlsCredentials *tls = NULL;
         _cleanup_free_ char *error = NULL;
         int r;
 
@@ -57,14 +60,12 @@ int admin_main(int argc, char **argv) {
                 return r;
         log_set_max_level(config.log_level);
 
-        return serve_main(&(ServeConfig) {
-                                  .listeners = config.listeners,
-                                  .use_tls = config.use_tls,
-                                  .ca_cert = config.ca_cert,
-                                  .host_cert = config.host_cert,
-                                  .host_key = config.host_key,
-                                  .check_config = config.check_config,
-                                  .shutdown_grace_ms = config.shutdown_grace_ms,
-                          },
-                          NULL, NULL);
+        if (config.use_tls && serve_load_tls(config.ca_cert, config.host_cert, config.host_key, &tls) < 0)
+                return EXIT_FAILURE;
+        if (config.check_config) {
+                printf("The configuration is valid.\n");
+                return EXIT_SUCCESS;
+        }
+
+        return serve_main(config.listeners, tls, config.shutdown_grace_ms, NULL);
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 
 #include "log.h"
 #include "serve.h"
@@ -33,74 +35,97 @@ int serve_load_tls(const char *ca, const char *cert, const char *key, TlsCredent
         return 0;
 }
 
-int serve_run(RpcServer *s, Address *const *listeners, const TlsCredentials *tls, int64_t grace_ms) {
+/* Waits for a stop signal, pinging the watchdog meanwhile if systemd wants that. */
+static int wait_for_stop(void) {
         sigset_t mask = stop_signals();
+        uint64_t watchdog_usec = 0;
+        struct timespec interval;
+
+        if (sd_watchdog_enabled(false, &watchdog_usec) <= 0)
+                watchdog_usec = 0;
+        /* Twice per watchdog period, as systemd recommends. */
+        interval = (struct timespec) {
+                .tv_sec = (time_t) (watchdog_usec / 2 / USEC_PER_SEC),
+                .tv_nsec = (long) (watchdog_usec / 2 % USEC_PER_SEC * NSEC_PER_USEC),
+        };
+        if (watchdog_usec > 0)
+                log_debug("Pinging the watchdog every %" PRIu64 " ms.", watchdog_usec / 2 / USEC_PER_MSEC);
+
+        for (;;) {
+                int sig;
+
+                if (watchdog_usec > 0) {
+                        sig = sigtimedwait(&mask, NULL, &interval);
+                        if (sig < 0 && errno == EAGAIN) {
+                                (void) sd_notify(false, "WATCHDOG=1");
+                                continue;
+                        }
+                } else
+                        sig = sigwaitinfo(&mask, NULL);
+                if (sig < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return log_error_errno(errno, "Failed to wait for signals: %m");
+                }
+                if (sig == SIGHUP) {
+                        log_info("Ignoring SIGHUP: the configuration is read at start only.");
+                        continue;
+                }
+                return sig;
+        }
+}
+
+int serve_main(Address *const *listeners, const TlsCredentials *tls, int64_t grace_ms, const ServeHooks *hooks) {
+        _cleanup_(rpc_server_freep) RpcServer *s = NULL;
+        ServeHooks h = hooks ? *hooks : (ServeHooks) {};
         int sig, r;
+
+        serve_block_signals();
+
+        r = rpc_server_new(&s, NULL);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create the server: %m");
+                return EXIT_FAILURE;
+        }
+        if (h.add_services && h.add_services(s, h.userdata) < 0)
+                return EXIT_FAILURE;
 
         if (!tls)
                 log_warning("TLS is off: anyone who can reach the listeners can use this server. "
                             "Use plaintext only for local tests.");
-
         for (Address *const *a = listeners; *a; a++) {
                 _cleanup_free_ char *error = NULL, *text = NULL;
 
                 r = rpc_server_add_listener(s, *a, tls, &error);
-                if (r < 0)
-                        return log_error_errno(r, "%s", error ?: "Failed to add a listener: %m");
+                if (r < 0) {
+                        log_error_errno(r, "%s", error ?: "Failed to add a listener: %m");
+                        return EXIT_FAILURE;
+                }
                 text = address_to_string(*a);
                 log_info("Listening on %s (%s).", strna(text), tls ? "mutual TLS" : "plaintext");
         }
 
         r = rpc_server_start(s);
-        if (r < 0)
-                return log_error_errno(r, "Failed to start the server: %m");
-
+        if (r < 0) {
+                log_error_errno(r, "Failed to start the server: %m");
+                return EXIT_FAILURE;
+        }
         (void) sd_notify(false, "READY=1\nSTATUS=Serving");
 
-        for (;;) {
-                r = sigwait(&mask, &sig);
-                if (r != 0)
-                        return log_error_errno(-r, "Failed to wait for signals: %m");
-                if (sig == SIGHUP) {
-                        log_info("Ignoring SIGHUP: the configuration is read at start only.");
-                        continue;
-                }
-                break;
+        if (h.started && h.started(s, h.userdata) < 0) {
+                if (h.stopping)
+                        h.stopping(h.userdata);
+                rpc_server_shutdown(s, 0);
+                return EXIT_FAILURE;
         }
 
-        log_info("Received %s, stopping.", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        sig = wait_for_stop();
+        if (sig > 0)
+                log_info("Received %s, stopping.", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
+        if (h.stopping)
+                h.stopping(h.userdata);
         rpc_server_shutdown(s, grace_ms);
         log_info("Stopped.");
-        return 0;
-}
-
-int serve_main(const ServeConfig *c, int (*add_services)(RpcServer *s, void *userdata), void *userdata) {
-        _cleanup_(tls_credentials_freep) TlsCredentials *tls = NULL;
-        _cleanup_(rpc_server_freep) RpcServer *server = NULL;
-        int r;
-
-        if (c->use_tls && serve_load_tls(c->ca_cert, c->host_cert, c->host_key, &tls) < 0)
-                return EXIT_FAILURE;
-
-        if (c->check_config) {
-                printf("The configuration is valid.\n");
-                return EXIT_SUCCESS;
-        }
-
-        serve_block_signals();
-
-        r = rpc_server_new(&server, NULL);
-        if (r < 0) {
-                log_error_errno(r, "Failed to create the server: %m");
-                return EXIT_FAILURE;
-        }
-        if (add_services) {
-                r = add_services(server, userdata);
-                if (r < 0)
-                        return EXIT_FAILURE; /* logged by the role */
-        }
-
-        r = serve_run(server, c->listeners, tls, c->shutdown_grace_ms);
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return sig > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

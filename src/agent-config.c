@@ -10,9 +10,9 @@
 #include <syslog.h>
 
 #include "agent-config.h"
+#include "error-util.h"
 #include "json-util.h"
 #include "log.h"
-#include "error-util.h"
 #include "parse-util.h"
 
 #define DEFAULT_SHUTDOWN_GRACE_MS 5000
@@ -23,10 +23,6 @@ typedef struct Setting {
         const char *source;
 } Setting;
 
-static void setting_done(Setting *s) {
-        s->value = mfree(s->value);
-}
-
 static int setting_set(Setting *s, const char *value, const char *source) {
         int r = free_and_strdup(&s->value, value);
 
@@ -35,20 +31,27 @@ static int setting_set(Setting *s, const char *value, const char *source) {
         return r;
 }
 
-typedef struct Raw {
+typedef struct Transport {
         Setting name, addr, port, protocol;
-        Setting tls, ca_cert, host_cert, host_key;
+} Transport;
+
+typedef struct Raw {
+        Transport agent, admin;
+        Setting ca_cert, host_cert, host_key;
+        Setting type, subtype, parent, services, applications, hwid_iface;
 } Raw;
 
 static void raw_done(Raw *r) {
-        setting_done(&r->name);
-        setting_done(&r->addr);
-        setting_done(&r->port);
-        setting_done(&r->protocol);
-        setting_done(&r->tls);
-        setting_done(&r->ca_cert);
-        setting_done(&r->host_cert);
-        setting_done(&r->host_key);
+        Setting *all[] = {
+                &r->agent.name, &r->agent.addr, &r->agent.port, &r->agent.protocol,
+                &r->admin.name, &r->admin.addr, &r->admin.port, &r->admin.protocol,
+                &r->ca_cert,    &r->host_cert,  &r->host_key,   &r->type,
+                &r->subtype,    &r->parent,     &r->services,   &r->applications,
+                &r->hwid_iface,
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(all); i++)
+                all[i]->value = mfree(all[i]->value);
 }
 
 /* Copies a string member of a JSON object into a setting. */
@@ -85,38 +88,55 @@ static int parse_json_env(const char *var, json_object **ret, char **ret_error) 
         return 0;
 }
 
+/* A TransportConfig from JSON (AGENT, ADMIN_SERVER) or from the older flat variables. */
+static int read_transport(const char *json_var, const char *const flat_vars[4], Transport *t, char **ret_error) {
+        _cleanup_json_ json_object *o = NULL;
+        Setting *fields[] = { &t->name, &t->addr, &t->port, &t->protocol };
+        static const char *const keys[] = { "name", "addr", "port", "protocol" };
+        int r;
+
+        r = parse_json_env(json_var, &o, ret_error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                const char *e;
+
+                if (o)
+                        r = json_member(o, json_var, keys[i], fields[i], ret_error);
+                else if ((e = getenv(flat_vars[i])))
+                        r = setting_set(fields[i], e, flat_vars[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int read_environment(Raw *raw, AgentConfig *c, char **ret_error) {
-        _cleanup_json_ json_object *agent = NULL, *tls = NULL;
+        static const char *const agent_flat[4] = { "NAME", "ADDR", "PORT", "PROTO" };
+        static const char *const admin_flat[4] = {
+                "ADMIN_SERVER_NAME", "ADMIN_SERVER_ADDR", "ADMIN_SERVER_PORT", "ADMIN_SERVER_PROTO",
+        };
+        static const struct {
+                const char *var;
+                size_t offset;
+        } plain[] = {
+                { "TYPE", offsetof(Raw, type) },
+                { "SUBTYPE", offsetof(Raw, subtype) },
+                { "PARENT", offsetof(Raw, parent) },
+                { "SERVICES", offsetof(Raw, services) },
+                { "APPLICATIONS", offsetof(Raw, applications) },
+                { "HWID_IFACE", offsetof(Raw, hwid_iface) },
+        };
+        _cleanup_json_ json_object *tls = NULL;
         const char *e;
         int r;
 
-        r = parse_json_env("AGENT", &agent, ret_error);
+        r = read_transport("AGENT", agent_flat, &raw->agent, ret_error);
         if (r < 0)
                 return r;
-        if (agent) {
-                if ((r = json_member(agent, "AGENT", "name", &raw->name, ret_error)) < 0 ||
-                    (r = json_member(agent, "AGENT", "addr", &raw->addr, ret_error)) < 0 ||
-                    (r = json_member(agent, "AGENT", "port", &raw->port, ret_error)) < 0 ||
-                    (r = json_member(agent, "AGENT", "protocol", &raw->protocol, ret_error)) < 0)
-                        return r;
-        } else {
-                static const struct {
-                        const char *var;
-                        size_t offset;
-                } flat[] = {
-                        { "NAME", offsetof(Raw, name) },
-                        { "ADDR", offsetof(Raw, addr) },
-                        { "PORT", offsetof(Raw, port) },
-                        { "PROTO", offsetof(Raw, protocol) },
-                };
-
-                for (size_t i = 0; i < ELEMENTSOF(flat); i++)
-                        if ((e = getenv(flat[i].var))) {
-                                r = setting_set((Setting *) ((char *) raw + flat[i].offset), e, flat[i].var);
-                                if (r < 0)
-                                        return r;
-                        }
-        }
+        r = read_transport("ADMIN_SERVER", admin_flat, &raw->admin, ret_error);
+        if (r < 0)
+                return r;
 
         r = parse_json_env("TLS_CONFIG", &tls, ret_error);
         if (r < 0)
@@ -143,6 +163,25 @@ static int read_environment(Raw *raw, AgentConfig *c, char **ret_error) {
                         return r;
         }
 
+        for (size_t i = 0; i < ELEMENTSOF(plain); i++)
+                if ((e = getenv(plain[i].var))) {
+                        r = setting_set((Setting *) ((char *) raw + plain[i].offset), e, plain[i].var);
+                        if (r < 0)
+                                return r;
+                }
+
+        /* Upstream: present and not "false" turns these on. */
+        e = getenv("HWID");
+        c->hwid = e && !streq(e, "false");
+        e = getenv("WIFI");
+        if (!isempty(e) && !streq(e, "false") &&
+            strv_extend(&c->warnings, "WIFI is set, but this agent does not serve wifimanager.WifiService") < 0)
+                return -ENOMEM;
+        e = getenv("SOCKET_PROXY");
+        if (!isempty(e) && !streq(e, "[]") && !streq(e, "null") &&
+            strv_extend(&c->warnings, "SOCKET_PROXY is set, but this agent does not run socket proxies") < 0)
+                return -ENOMEM;
+
         /* Upstream: "true" means verbose, anything else the default. */
         e = getenv("DEBUG");
         if (e && streq(e, "true"))
@@ -155,11 +194,25 @@ enum {
         ARG_ADDR,
         ARG_PORT,
         ARG_PROTOCOL,
+        ARG_ADMIN_NAME,
+        ARG_ADMIN_ADDR,
+        ARG_ADMIN_PORT,
+        ARG_ADMIN_PROTOCOL,
         ARG_USE_TLS,
         ARG_NO_TLS,
         ARG_CA_CERT,
         ARG_HOST_CERT,
         ARG_HOST_KEY,
+        ARG_TYPE,
+        ARG_SUBTYPE,
+        ARG_PARENT,
+        ARG_SERVICES,
+        ARG_APPLICATIONS,
+        ARG_HWID,
+        ARG_NO_HWID,
+        ARG_HWID_IFACE,
+        ARG_SYSTEM,
+        ARG_USER,
         ARG_DEBUG,
         ARG_CHECK_CONFIG,
         ARG_SHUTDOWN_GRACE,
@@ -174,53 +227,94 @@ static int read_options(Raw *raw, AgentConfig *c, int argc, char **argv, char **
                 { "addr", required_argument, NULL, ARG_ADDR },
                 { "port", required_argument, NULL, ARG_PORT },
                 { "protocol", required_argument, NULL, ARG_PROTOCOL },
+                { "admin-name", required_argument, NULL, ARG_ADMIN_NAME },
+                { "admin-addr", required_argument, NULL, ARG_ADMIN_ADDR },
+                { "admin-port", required_argument, NULL, ARG_ADMIN_PORT },
+                { "admin-protocol", required_argument, NULL, ARG_ADMIN_PROTOCOL },
                 { "use-tls", no_argument, NULL, ARG_USE_TLS },
                 { "no-tls", no_argument, NULL, ARG_NO_TLS },
                 { "ca-cert", required_argument, NULL, ARG_CA_CERT },
                 { "host-cert", required_argument, NULL, ARG_HOST_CERT },
                 { "host-key", required_argument, NULL, ARG_HOST_KEY },
+                { "type", required_argument, NULL, ARG_TYPE },
+                { "subtype", required_argument, NULL, ARG_SUBTYPE },
+                { "parent", required_argument, NULL, ARG_PARENT },
+                { "services", required_argument, NULL, ARG_SERVICES },
+                { "applications", required_argument, NULL, ARG_APPLICATIONS },
+                { "hwid", no_argument, NULL, ARG_HWID },
+                { "no-hwid", no_argument, NULL, ARG_NO_HWID },
+                { "hwid-iface", required_argument, NULL, ARG_HWID_IFACE },
+                { "system", no_argument, NULL, ARG_SYSTEM },
+                { "user", no_argument, NULL, ARG_USER },
                 { "debug", no_argument, NULL, ARG_DEBUG },
                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
                 { "shutdown-grace", required_argument, NULL, ARG_SHUTDOWN_GRACE },
                 {},
+        };
+        /* Options that just set a string setting. */
+        static const struct {
+                int option;
+                const char *name;
+                size_t offset;
+        } strings[] = {
+                { ARG_NAME, "--name", offsetof(Raw, agent.name) },
+                { ARG_ADDR, "--addr", offsetof(Raw, agent.addr) },
+                { ARG_PORT, "--port", offsetof(Raw, agent.port) },
+                { ARG_PROTOCOL, "--protocol", offsetof(Raw, agent.protocol) },
+                { ARG_ADMIN_NAME, "--admin-name", offsetof(Raw, admin.name) },
+                { ARG_ADMIN_ADDR, "--admin-addr", offsetof(Raw, admin.addr) },
+                { ARG_ADMIN_PORT, "--admin-port", offsetof(Raw, admin.port) },
+                { ARG_ADMIN_PROTOCOL, "--admin-protocol", offsetof(Raw, admin.protocol) },
+                { ARG_CA_CERT, "--ca-cert", offsetof(Raw, ca_cert) },
+                { ARG_HOST_CERT, "--host-cert", offsetof(Raw, host_cert) },
+                { ARG_HOST_KEY, "--host-key", offsetof(Raw, host_key) },
+                { ARG_TYPE, "--type", offsetof(Raw, type) },
+                { ARG_SUBTYPE, "--subtype", offsetof(Raw, subtype) },
+                { ARG_PARENT, "--parent", offsetof(Raw, parent) },
+                { ARG_SERVICES, "--services", offsetof(Raw, services) },
+                { ARG_APPLICATIONS, "--applications", offsetof(Raw, applications) },
+                { ARG_HWID_IFACE, "--hwid-iface", offsetof(Raw, hwid_iface) },
         };
         int opt, r;
 
         optind = 0;
         opterr = 0;
         while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                r = 0;
+                bool done = false;
+
+                for (size_t i = 0; i < ELEMENTSOF(strings) && !done; i++)
+                        if (strings[i].option == opt) {
+                                r = setting_set((Setting *) ((char *) raw + strings[i].offset), optarg,
+                                                strings[i].name);
+                                if (r < 0)
+                                        return r;
+                                done = true;
+                        }
+                if (done)
+                        continue;
+
                 switch (opt) {
                 case 'h':
                         return CONFIG_HELP;
                 case ARG_VERSION:
                         return CONFIG_VERSION;
-                case ARG_NAME:
-                        r = setting_set(&raw->name, optarg, "--name");
-                        break;
-                case ARG_ADDR:
-                        r = setting_set(&raw->addr, optarg, "--addr");
-                        break;
-                case ARG_PORT:
-                        r = setting_set(&raw->port, optarg, "--port");
-                        break;
-                case ARG_PROTOCOL:
-                        r = setting_set(&raw->protocol, optarg, "--protocol");
-                        break;
                 case ARG_USE_TLS:
                         c->use_tls = true;
                         break;
                 case ARG_NO_TLS:
                         c->use_tls = false;
                         break;
-                case ARG_CA_CERT:
-                        r = setting_set(&raw->ca_cert, optarg, "--ca-cert");
+                case ARG_HWID:
+                        c->hwid = true;
                         break;
-                case ARG_HOST_CERT:
-                        r = setting_set(&raw->host_cert, optarg, "--host-cert");
+                case ARG_NO_HWID:
+                        c->hwid = false;
                         break;
-                case ARG_HOST_KEY:
-                        r = setting_set(&raw->host_key, optarg, "--host-key");
+                case ARG_SYSTEM:
+                        c->bus_kind = UNIT_BUS_SYSTEM;
+                        break;
+                case ARG_USER:
+                        c->bus_kind = UNIT_BUS_USER;
                         break;
                 case ARG_DEBUG:
                         c->log_level = LOG_DEBUG;
@@ -230,62 +324,132 @@ static int read_options(Raw *raw, AgentConfig *c, int argc, char **argv, char **
                         break;
                 case ARG_SHUTDOWN_GRACE:
                         if (parse_duration_ms(optarg, &c->shutdown_grace_ms) < 0)
-                                return error_set(ret_error, -EINVAL, "--shutdown-grace '%s' is not a duration (e.g. 5s)", optarg);
+                                return error_set(ret_error, -EINVAL,
+                                                 "--shutdown-grace '%s' is not a duration (e.g. 5s)", optarg);
                         break;
                 case '?':
                         return error_getopt(argv, ret_error);
                 default:
                         return error_set(ret_error, -EINVAL, "cannot parse the command line");
                 }
-                if (r < 0)
-                        return r;
         }
         if (optind < argc)
                 return error_set(ret_error, -EINVAL, "unexpected argument '%s'", argv[optind]);
         return CONFIG_RUN;
 }
 
-static int validate(Raw *raw, AgentConfig *c, char **ret_error) {
+/* Builds the address of a transport; @what is "the agent" or "the admin". */
+static int transport_address(Transport *t, const char *what, const char *hint, Address **ret, char **ret_error) {
         const char *why = NULL;
         int r;
 
-        if (isempty(raw->name.value))
-                return error_set(ret_error, -EINVAL, "the agent has no name: set AGENT (\"name\"), NAME or --name");
-        if (strspn(raw->name.value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
-            strlen(raw->name.value))
-                return error_set(ret_error, -EINVAL, "%s: the name '%s' may only contain letters, digits, '-', '_' and '.'",
-                            raw->name.source, raw->name.value);
-        if (isempty(raw->addr.value))
-                return error_set(ret_error, -EINVAL, "the agent has no address to listen on: set AGENT (\"addr\"), ADDR or --addr");
-
-        r = address_from_transport(raw->protocol.value, raw->addr.value, raw->port.value, &c->listen, &why);
+        if (isempty(t->addr.value))
+                return error_set(ret_error, -EINVAL, "%s has no address: set %s", what, hint);
+        r = address_from_transport(t->protocol.value, t->addr.value, t->port.value, ret, &why);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return error_set(ret_error, -EINVAL, "%s/%s: cannot listen on address '%s' port '%s' protocol '%s': %s",
-                            raw->addr.source, raw->port.value ? raw->port.source : raw->addr.source,
-                            raw->addr.value, strempty(raw->port.value), strempty(raw->protocol.value), why);
-        if (c->listen->kind == ADDRESS_TCP && c->listen->port == 0)
-                return error_set(ret_error, -EINVAL, "%s: the port must be from 1 to 65535",
-                            raw->port.value ? raw->port.source : raw->addr.source);
+                return error_set(ret_error, -EINVAL, "%s: %s address '%s' port '%s' protocol '%s': %s",
+                                 t->addr.source, what, t->addr.value, strempty(t->port.value),
+                                 strempty(t->protocol.value), why);
+        if ((*ret)->kind == ADDRESS_TCP && (*ret)->port == 0)
+                return error_set(ret_error, -EINVAL, "%s: the port of %s must be from 1 to 65535",
+                                 t->port.value ? t->port.source : t->addr.source, what);
+        return 0;
+}
 
-        c->name = TAKE_PTR(raw->name.value);
-        c->addr = TAKE_PTR(raw->addr.value);
-        c->port = TAKE_PTR(raw->port.value);
-        c->protocol = raw->protocol.value ? TAKE_PTR(raw->protocol.value) : strdup("tcp");
-        if (!c->protocol)
-                return -ENOMEM;
+static int parse_unit_type(Setting *s, const char *name, uint32_t *ret, char **ret_error) {
+        uint64_t v;
+
+        if (isempty(s->value))
+                return error_set(ret_error, -EINVAL, "no %s given: set %s or --%s (a number from 0 to %u)", name,
+                                 name, name[0] == 'T' ? "type" : "subtype", UNIT_TYPE_MAX);
+        if (parse_uint64(s->value, 0, UNIT_TYPE_MAX, &v) < 0)
+                return error_set(ret_error, -EINVAL, "%s%s'%s' is not a unit type (a number from 0 to %u)",
+                                 s->source, startswith(s->source, "--") ? " " : "=", s->value, UNIT_TYPE_MAX);
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+static bool name_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        return n > 0 && n <= 200 &&
+               strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
+static int validate(Raw *raw, AgentConfig *c, char **ret_error) {
+        _cleanup_free_ char *apps_error = NULL;
+        int r;
+
+        if (isempty(raw->agent.name.value))
+                return error_set(ret_error, -EINVAL, "the agent has no name: set AGENT (\"name\"), NAME or --name");
+        if (!name_is_valid(raw->agent.name.value))
+                return error_set(ret_error, -EINVAL,
+                                 "%s: the name '%s' may only contain letters, digits, '-', '_' and '.'",
+                                 raw->agent.name.source, raw->agent.name.value);
+        r = transport_address(&raw->agent, "the agent", "AGENT (\"addr\"), ADDR or --addr", &c->listen, ret_error);
+        if (r < 0)
+                return r;
+        r = transport_address(&raw->admin, "the admin",
+                              "ADMIN_SERVER (\"addr\"), ADMIN_SERVER_ADDR or --admin-addr", &c->admin, ret_error);
+        if (r < 0)
+                return r;
+
+        r = parse_unit_type(&raw->type, "TYPE", &c->type, ret_error);
+        if (r < 0)
+                return r;
+        r = parse_unit_type(&raw->subtype, "SUBTYPE", &c->subtype, ret_error);
+        if (r < 0)
+                return r;
+
+        /* Upstream splits SERVICES at single spaces; runs of white space are kept apart here. */
+        r = strv_split(raw->services.value, " \t\n", &c->services);
+        if (r < 0)
+                return r;
+        for (char **s = c->services; *s; s++)
+                if (!unit_name_is_plausible(*s))
+                        return error_set(ret_error, -EINVAL, "%s: '%s' is not a unit name", raw->services.source,
+                                         *s);
+
+        r = app_manifests_parse(raw->applications.value, &c->applications, &apps_error);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return error_set(ret_error, -EINVAL, "%s: %s", raw->applications.source, strna(apps_error));
 
         if (c->use_tls) {
                 if (isempty(raw->ca_cert.value))
                         return error_set(ret_error, -EINVAL, "TLS is on but no CA certificate is given "
-                                               "(TLS_CONFIG \"caCertPath\", CA_CERT or --ca-cert)");
+                                                             "(TLS_CONFIG \"caCertPath\", CA_CERT or --ca-cert)");
                 if (isempty(raw->host_cert.value))
                         return error_set(ret_error, -EINVAL, "TLS is on but no certificate is given "
-                                               "(TLS_CONFIG \"certPath\", HOST_CERT or --host-cert)");
+                                                             "(TLS_CONFIG \"certPath\", HOST_CERT or --host-cert)");
                 if (isempty(raw->host_key.value))
                         return error_set(ret_error, -EINVAL, "TLS is on but no key is given "
-                                               "(TLS_CONFIG \"keyPath\", HOST_KEY or --host-key)");
+                                                             "(TLS_CONFIG \"keyPath\", HOST_KEY or --host-key)");
+        }
+
+        if (raw->hwid_iface.value && !isempty(raw->hwid_iface.value) &&
+            (!name_is_valid(raw->hwid_iface.value) || strlen(raw->hwid_iface.value) > 15))
+                return error_set(ret_error, -EINVAL, "%s: '%s' is not a network interface name",
+                                 raw->hwid_iface.source, raw->hwid_iface.value);
+
+        c->name = TAKE_PTR(raw->agent.name.value);
+        c->addr = TAKE_PTR(raw->agent.addr.value);
+        c->port = raw->agent.port.value ? TAKE_PTR(raw->agent.port.value) : strdup("");
+        c->protocol = raw->agent.protocol.value && !isempty(raw->agent.protocol.value)
+                              ? TAKE_PTR(raw->agent.protocol.value)
+                              : strdup("tcp");
+        /* The admin's certificate names it; without a name, its address is checked. */
+        c->admin_name = raw->admin.name.value && !isempty(raw->admin.name.value)
+                                ? TAKE_PTR(raw->admin.name.value)
+                                : strdup(address_default_tls_name(c->admin));
+        c->parent = TAKE_PTR(raw->parent.value);
+        c->hwid_iface = isempty(raw->hwid_iface.value) ? NULL : TAKE_PTR(raw->hwid_iface.value);
+        if (!c->port || !c->protocol || !c->admin_name)
+                return -ENOMEM;
+        if (c->use_tls) {
                 c->ca_cert = TAKE_PTR(raw->ca_cert.value);
                 c->host_cert = TAKE_PTR(raw->host_cert.value);
                 c->host_key = TAKE_PTR(raw->host_key.value);
@@ -300,6 +464,8 @@ int agent_config_parse(AgentConfig *c, int argc, char **argv, char **ret_error) 
         *c = (AgentConfig) {
                 .log_level = LOG_INFO,
                 .shutdown_grace_ms = DEFAULT_SHUTDOWN_GRACE_MS,
+                /* Upstream: root controls the system manager, anyone else their user manager. */
+                .bus_kind = geteuid() == 0 ? UNIT_BUS_SYSTEM : UNIT_BUS_USER,
         };
 
         r = read_environment(&raw, c, ret_error);
@@ -320,8 +486,23 @@ void agent_config_done(AgentConfig *c) {
         free(c->port);
         free(c->protocol);
         address_free(c->listen);
+        free(c->admin_name);
+        address_free(c->admin);
         free(c->ca_cert);
         free(c->host_cert);
         free(c->host_key);
+        free(c->parent);
+        strv_free(c->services);
+        app_manifests_free(c->applications);
+        free(c->hwid_iface);
+        strv_free(c->warnings);
         *c = (AgentConfig) {};
+}
+
+char *agent_config_unit_name(const AgentConfig *c) {
+        char *s;
+
+        if (asprintf(&s, "givc-%s.service", c->name) < 0)
+                return NULL;
+        return s;
 }

@@ -162,3 +162,14 @@ static inline void *mfree(void *p) {
         free(p);
         return NULL;
 }
+
+/* Is x one of the listed values? IN_SET(r, -EPIPE, -ECONNRESET) */
+#define IN_SET(x, ...)                                                                             \
+        ({                                                                                         \
+                const typeof(x) _set[] = { __VA_ARGS__ };                                          \
+                typeof(x) _value = (x);                                                            \
+                bool _found = false;                                                               \
+                for (size_t _i = 0; _i < ELEMENTSOF(_set) && !_found; _i++)                        \
+                        _found = _set[_i] == _value;                                               \
+                _found;                                                                            \
+        })

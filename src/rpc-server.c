@@ -41,6 +41,7 @@
 #include "reflection.h"
 #include "rpc-internal.h"
 #include "rpc-server.h"
+#include "thread-util.h"
 #include "workpool.h"
 
 #define DEFAULT_MAX_WORKERS 8U
@@ -145,6 +146,7 @@ struct RpcCall {
 
 static void call_free(RpcCall *c) {
         RpcServer *s = c->server;
+        grpc_call *call = c->call;
 
         for (SendItem *i = c->queue_head, *next; i; i = next) {
                 next = i->next;
@@ -160,12 +162,17 @@ static void call_free(RpcCall *c) {
         peer_identity_free(c->peer);
         grpc_metadata_array_destroy(&c->request_metadata);
         grpc_call_details_destroy(&c->details);
-        if (c->call) {
-                grpc_call_unref(c->call);
-                atomic_fetch_sub(&s->live_calls, 1);
-        }
         pthread_mutex_destroy(&c->lock);
         free(c);
+        if (call) {
+                grpc_call_unref(call);
+                /* rpc_server_shutdown() waits for the last call to go. */
+                if (atomic_fetch_sub(&s->live_calls, 1) == 1) {
+                        pthread_mutex_lock(&s->lock);
+                        pthread_cond_broadcast(&s->cond);
+                        pthread_mutex_unlock(&s->lock);
+                }
+        }
 }
 
 RpcCall *rpc_call_ref(RpcCall *c) {
@@ -720,15 +727,7 @@ int rpc_server_new(RpcServer **ret, const RpcServerOptions *options) {
         if (!s)
                 return -ENOMEM;
         pthread_mutex_init(&s->lock, NULL);
-        {
-                pthread_condattr_t attr;
-
-                /* Shutdown deadlines are on the monotonic clock. */
-                pthread_condattr_init(&attr);
-                pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-                pthread_cond_init(&s->cond, &attr);
-                pthread_condattr_destroy(&attr);
-        }
+        thread_cond_init_monotonic(&s->cond);
         s->tag_shutdown = (RpcTag) { RPC_TAG_SERVER_SHUTDOWN, s };
 
         if (options)
@@ -979,7 +978,6 @@ static int server_collect_services(RpcServer *s) {
 }
 
 int rpc_server_start(RpcServer *s) {
-        sigset_t all, saved;
         int r;
 
         if (s->state != SERVER_NEW)
@@ -1004,11 +1002,7 @@ int rpc_server_start(RpcServer *s) {
                         return r;
         }
 
-        /* The completion-queue thread takes no signals. */
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, &saved);
-        r = -pthread_create(&s->cq_thread, NULL, server_cq_thread, s);
-        pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        r = thread_start(&s->cq_thread, server_cq_thread, s);
         if (r < 0)
                 return r;
         s->cq_thread_started = true;
@@ -1034,20 +1028,12 @@ unsigned rpc_server_live_calls(RpcServer *s) {
 
 /* Waits for the shutdown notification; false on timeout. Lock held. */
 static bool server_wait_notified_locked(RpcServer *s, int64_t timeout_ms) {
-        struct timespec until;
+        struct timespec until = timespec_after_ms(timeout_ms);
 
         if (timeout_ms < 0) {
                 while (!s->shutdown_notified)
                         pthread_cond_wait(&s->cond, &s->lock);
                 return true;
-        }
-
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += timeout_ms / 1000;
-        until.tv_nsec += (timeout_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
         }
         while (!s->shutdown_notified)
                 if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT)
@@ -1085,6 +1071,14 @@ void rpc_server_shutdown(RpcServer *s, int64_t grace_ms) {
                 (void) server_wait_notified_locked(s, -1);
                 pthread_mutex_unlock(&s->lock);
         }
+
+        /* gRPC may be done with a cancelled call while a handler still
+         * holds it (a stream finishing from a timer): no call may start a
+         * batch once the queue is shut down, so wait for the last one. */
+        pthread_mutex_lock(&s->lock);
+        while (atomic_load(&s->live_calls) > 0)
+                pthread_cond_wait(&s->cond, &s->lock);
+        pthread_mutex_unlock(&s->lock);
 
         /* Every handler invocation has finished (its call is gone); the
          * pool is idle. */

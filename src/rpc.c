@@ -42,6 +42,40 @@ const char *rpc_status_code_to_string(RpcStatusCode code) {
         return status_names[code];
 }
 
+RpcStatusCode rpc_status_from_errno(int r) {
+        switch (-r) {
+        case ENOENT:
+                return RPC_NOT_FOUND;
+        case EEXIST:
+                return RPC_ALREADY_EXISTS;
+        case EINVAL:
+                return RPC_INVALID_ARGUMENT;
+        case EACCES:
+        case EPERM:
+                return RPC_PERMISSION_DENIED;
+        case ETIME:
+        case ETIMEDOUT:
+                return RPC_DEADLINE_EXCEEDED;
+        case ENOTCONN:
+        case EHOSTDOWN:
+        case ECONNREFUSED:
+                return RPC_UNAVAILABLE;
+        case EOPNOTSUPP:
+        case EBADR:
+        case EBUSY:
+        case ESRCH:
+        case EIO:
+                return RPC_FAILED_PRECONDITION;
+        case ECANCELED:
+                return RPC_CANCELLED;
+        case ENOMEM:
+        case ENOBUFS:
+                return RPC_RESOURCE_EXHAUSTED;
+        default:
+                return RPC_INTERNAL;
+        }
+}
+
 void rpc_status_done(RpcStatus *s) {
         s->message = mfree(s->message);
         s->code = RPC_OK;
@@ -89,11 +123,11 @@ static void grpc_log_bridge(gpr_log_func_args *args) {
 }
 
 void rpc_init(void) {
-        /* Without GRPC_VERBOSITY in the environment, gRPC logs errors only;
-         * --debug opens up its informational messages too. */
+        /* gRPC logs errors only, unless GRPC_VERBOSITY (and GRPC_TRACE) ask
+         * for more: its informational messages (every reconnect attempt)
+         * would drown ours, even with --debug. */
         if (!getenv("GRPC_VERBOSITY"))
-                gpr_set_log_verbosity(log_get_max_level() >= LOG_DEBUG ? GPR_LOG_SEVERITY_INFO
-                                                                        : GPR_LOG_SEVERITY_ERROR);
+                gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
         gpr_set_log_function(grpc_log_bridge);
         grpc_init();
 }

@@ -66,3 +66,14 @@ void rpc_status_set(RpcStatus *s, RpcStatusCode code, const char *format, ...) _
  */
 void rpc_init(void);
 void rpc_shutdown(void);
+
+/**
+ * rpc_status_from_errno() - the gRPC status for a local failure
+ *
+ * -ENOENT NOT_FOUND, -EEXIST ALREADY_EXISTS, -EINVAL INVALID_ARGUMENT,
+ * -EACCES/-EPERM PERMISSION_DENIED, -ETIME/-ETIMEDOUT DEADLINE_EXCEEDED,
+ * -ENOTCONN/-EHOSTDOWN/-ECONNREFUSED UNAVAILABLE, -EOPNOTSUPP/-EBADR/-EBUSY/
+ * -ESRCH/-EIO FAILED_PRECONDITION, -ECANCELED CANCELLED, -ENOMEM/-ENOBUFS
+ * RESOURCE_EXHAUSTED, anything else INTERNAL.
+ */
+RpcStatusCode rpc_status_from_errno(int r);

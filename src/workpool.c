@@ -7,8 +7,8 @@
  */
 
 #include <pthread.h>
-#include <signal.h>
 
+#include "thread-util.h"
 #include "workpool.h"
 
 typedef struct Job {
@@ -79,16 +79,11 @@ static void *worker_main(void *userdata) {
 }
 
 static int start_worker_locked(WorkPool *p) {
-        sigset_t all, saved;
         int r;
 
-        /* Workers never take signals: the applet's main thread sigwait()s. */
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, &saved);
-        r = pthread_create(&p->threads[p->n_threads], NULL, worker_main, p);
-        pthread_sigmask(SIG_SETMASK, &saved, NULL);
-        if (r != 0)
-                return -r;
+        r = thread_start(&p->threads[p->n_threads], worker_main, p);
+        if (r < 0)
+                return r;
         p->n_threads++;
         return 0;
 }
