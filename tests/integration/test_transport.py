@@ -283,22 +283,8 @@ class KeyTypes(givctest.TestCase):
                 self.assertEqual(srv.stop(), 0, srv.logs())
 
 
-class AgentRole(givctest.TestCase):
-    """The agent listens where upstream's AGENT and TLS_CONFIG say."""
-
-    def test_agent_env(self):
-        certs = Certs(self.tmp)
-        agent = certs.issue('gui-vm', ips=['127.0.0.1'])
-        client = certs.issue('admin-vm')
-        port = free_port()
-        env = dict(os.environ)
-        env['AGENT'] = '{"addr":"127.0.0.1","name":"gui-vm","port":"%d","protocol":"tcp"}' % port
-        env['TLS_CONFIG'] = ('{"caCertPath":"%s","certPath":"%s","enable":true,"keyPath":"%s"}'
-                             % (agent['ca'], agent['cert'], agent['key']))
-        srv = self.server(['agent'], env=env, name='agent').start()
-        with channel('127.0.0.1:%d' % port, client, 'gui-vm') as ch:
-            self.assertEqual(health_check(ch).status, S.health_pb2.HealthCheckResponse.SERVING)
-        self.assertEqual(srv.stop(), 0, srv.logs())
+class AgentConfiguration(givctest.TestCase):
+    """The agent's TLS files are checked before anything starts (--check-config needs no systemd)."""
 
     def test_bad_tls_files(self):
         certs = Certs(self.tmp)
@@ -306,6 +292,9 @@ class AgentRole(givctest.TestCase):
         other = Certs(os.path.join(self.tmp, 'other')).issue('gui-vm')
         env = dict(os.environ)
         env['AGENT'] = '{"addr":"127.0.0.1","name":"gui-vm","port":"%d"}' % free_port()
+        env['ADMIN_SERVER'] = '{"addr":"127.0.0.1","name":"admin-vm","port":"%d"}' % free_port()
+        env['TYPE'] = '8'
+        env['SUBTYPE'] = '9'
         cases = [
             ({'caCertPath': agent['ca'], 'certPath': agent['cert'], 'keyPath': '/nonexistent/key.pem'},
              "/nonexistent/key.pem"),
