@@ -6,7 +6,7 @@
  *
  *   bench-unary TARGET [--name NAME] [--ca F --cert F --key F]
  *               [--calls N] [--warmup N] [--threads N] [--shared-channel]
- *               [--connect-only]
+ *               [--connect-only] [--unit-status UNIT]
  *
  * --connect-only makes one call that waits for the server to come up and
  * prints when it completed (CLOCK_REALTIME, ns), for the start-up race.
@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "health.pb-c.h"
+#include "systemd.pb-c.h"
 #include "parse-util.h"
 #include "rpc-client.h"
 
@@ -37,15 +38,25 @@ static uint64_t now_ns(void) {
         return (uint64_t) ts.tv_sec * NSEC_PER_SEC + (uint64_t) ts.tv_nsec;
 }
 
+/* With --unit-status, GetUnitStatus of this unit instead of a health check. */
+static const char *arg_unit;
+
 static int one_call(RpcChannel *ch) {
         Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+        Systemd__UnitRequest unit_req = SYSTEMD__UNIT_REQUEST__INIT;
         ProtobufCMessage *resp = NULL;
         RpcStatus st = RPC_STATUS_NULL;
         int r;
 
-        r = rpc_channel_call(ch, "/grpc.health.v1.Health/Check", &req.base,
-                             &grpc__health__v1__health_check_response__descriptor, 10000, RPC_CALL_WAIT_FOR_READY,
-                             &resp, &st);
+        if (arg_unit) {
+                unit_req.unitname = (char *) arg_unit;
+                r = rpc_channel_call(ch, "/systemd.UnitControlService/GetUnitStatus", &unit_req.base,
+                                     &systemd__unit_status_response__descriptor, 10000, RPC_CALL_WAIT_FOR_READY,
+                                     &resp, &st);
+        } else
+                r = rpc_channel_call(ch, "/grpc.health.v1.Health/Check", &req.base,
+                                     &grpc__health__v1__health_check_response__descriptor, 10000,
+                                     RPC_CALL_WAIT_FOR_READY, &resp, &st);
         if (r < 0)
                 fprintf(stderr, "call failed: %s\n", strna(st.message));
         pb_free(resp);
@@ -87,7 +98,7 @@ int main(int argc, char **argv) {
                 { "cert", required_argument, NULL, 'c' },   { "key", required_argument, NULL, 'k' },
                 { "calls", required_argument, NULL, 'N' },  { "warmup", required_argument, NULL, 'w' },
                 { "threads", required_argument, NULL, 't' }, { "shared-channel", no_argument, NULL, 's' },
-                { "connect-only", no_argument, NULL, 'C' },
+                { "connect-only", no_argument, NULL, 'C' }, { "unit-status", required_argument, NULL, 'u' },
                 {},
         };
         const char *name = NULL, *ca = NULL, *cert = NULL, *key = NULL, *why = NULL;
@@ -112,6 +123,7 @@ int main(int argc, char **argv) {
                 case 't': (void) parse_uint64(optarg, 1, 1024, &n_threads); break;
                 case 's': shared = true; break;
                 case 'C': connect_only = true; break;
+                case 'u': arg_unit = optarg; break;
                 default: return 2;
                 }
         if (optind != argc - 1 || address_parse(argv[optind], &target, &why) < 0) {
