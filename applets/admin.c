@@ -7,16 +7,21 @@
 #include <stdio.h>
 
 #include "admin-config.h"
+#include "admin-service.h"
 #include "applets.h"
 #include "log.h"
 #include "rpc-server.h"
 #include "serve.h"
+#include "timer.h"
 
 static const char admin_help[] =
         "Usage: givc admin [OPTIONS]\n"
         "\n"
         "The admin service of givc: the registry of agents, services and\n"
-        "applications of every VM, with health checking and server reflection.\n"
+        "applications of every VM; it starts applications in their VMs (booting the\n"
+        "VM through the host agent when needed), pauses, resumes and stops them, powers\n"
+        "the host off, reboots or suspends it, sets locale and timezone everywhere, and\n"
+        "streams the registry's changes (Watch).\n"
         "\n"
         "Listeners (at least one; options may be repeated):\n"
         "      --addr ADDR            IP address to listen on, with --port    [$ADDR]\n"
@@ -30,6 +35,13 @@ static const char admin_help[] =
         "      --ca-cert PATH         CA certificate (PEM)                    [$CA_CERT]\n"
         "      --host-cert PATH       This server's certificate (PEM)         [$HOST_CERT]\n"
         "      --host-key PATH        This server's private key (PEM)         [$HOST_KEY]\n"
+        "\n"
+        "Registry and monitor:\n"
+        "      --state-dir DIR        Where the registry, locale and timezone are kept\n"
+        "                             (default /var/lib/givc)           [$STATE_DIRECTORY]\n"
+        "      --monitor-interval TIME How often every agent is asked for its status (5s)\n"
+        "      --vm-start-timeout TIME How long to wait for a booting VM's agent (30s)\n"
+        "      --restart-vms          Start a VM again when its agent went away\n"
         "\n"
         "Other options:\n"
         "      --services LIST        Accepted for compatibility; no effect   [$SERVICES]\n"
@@ -48,9 +60,31 @@ static const char admin_help[] =
         "      --ca-cert /etc/givc/ca-cert.pem --host-cert /etc/givc/admin-vm-cert.pem \\\n"
         "      --host-key /etc/givc/admin-vm-key.pem\n";
 
+static void on_admin_log(int level, const char *text, void *userdata) {
+        log_full_errno(level, 0, "%s", text);
+}
+
+static int admin_add_services(RpcServer *s, void *userdata) {
+        int r = admin_service_attach(userdata, s);
+
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the admin service: %m");
+        return 0;
+}
+
+static int admin_started(RpcServer *s, void *userdata) {
+        int r = admin_service_start(userdata);
+
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the monitor: %m");
+        return 0;
+}
+
 int admin_main(int argc, char **argv) {
         _cleanup_(admin_config_done) AdminConfig config = {};
         _cleanup_(tls_credentials_freep) TlsCredentials *tls = NULL;
+        _cleanup_(timers_freep) Timers *timers = NULL;
+        _cleanup_(admin_service_freep) AdminService *service = NULL;
         _cleanup_free_ char *error = NULL;
         int r;
 
@@ -66,6 +100,37 @@ int admin_main(int argc, char **argv) {
                 printf("The configuration is valid.\n");
                 return EXIT_SUCCESS;
         }
+        if (!tls)
+                log_warning("Without TLS, registrations cannot be checked against certificates: any client may "
+                            "register anything.");
 
-        return serve_main(config.listeners, tls, config.shutdown_grace_ms, NULL);
+        serve_block_signals();
+        r = timers_new(&timers);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the timer thread: %m"), EXIT_FAILURE;
+        r = admin_service_new(&service,
+                              &(AdminServiceConfig) {
+                                      .tls = tls,
+                                      .state_dir = config.state_dir,
+                                      .timers = timers,
+                                      .monitor_interval_ms = config.monitor_interval_ms,
+                                      .vm_start_timeout_ms = config.vm_start_timeout_ms,
+                                      .restart_vms = config.restart_vms,
+                                      .log = on_admin_log,
+                              },
+                              &error);
+        if (r < 0) {
+                log_error_errno(r, "%s", error ?: "Failed to set up the admin service: %m");
+                return EXIT_FAILURE;
+        }
+
+        r = serve_main(config.listeners, tls, config.shutdown_grace_ms,
+                       &(ServeHooks) {
+                               .add_services = admin_add_services,
+                               .started = admin_started,
+                               .userdata = service,
+                       });
+        /* The server is gone: no handler can use the service any more. */
+        admin_service_stop(service);
+        return r;
 }

@@ -15,6 +15,8 @@
 #include "parse-util.h"
 
 #define DEFAULT_SHUTDOWN_GRACE_MS 5000
+#define DEFAULT_MONITOR_INTERVAL_MS 5000
+#define DEFAULT_VM_START_TIMEOUT_MS 30000
 
 static int add_listener(AdminConfig *c, Address *a) {
         Address **l = reallocarray(c->listeners, c->n_listeners + 2, sizeof(Address *));
@@ -66,6 +68,10 @@ enum {
         ARG_DEBUG,
         ARG_CHECK_CONFIG,
         ARG_SHUTDOWN_GRACE,
+        ARG_STATE_DIR,
+        ARG_MONITOR_INTERVAL,
+        ARG_VM_START_TIMEOUT,
+        ARG_RESTART_VMS,
         ARG_VERSION,
 };
 
@@ -87,6 +93,10 @@ int admin_config_parse(AdminConfig *c, int argc, char **argv, char **ret_error) 
                 { "debug", no_argument, NULL, ARG_DEBUG },
                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
                 { "shutdown-grace", required_argument, NULL, ARG_SHUTDOWN_GRACE },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "monitor-interval", required_argument, NULL, ARG_MONITOR_INTERVAL },
+                { "vm-start-timeout", required_argument, NULL, ARG_VM_START_TIMEOUT },
+                { "restart-vms", no_argument, NULL, ARG_RESTART_VMS },
                 {},
         };
         _cleanup_free_ char *addr = NULL, *port = NULL;
@@ -96,7 +106,17 @@ int admin_config_parse(AdminConfig *c, int argc, char **argv, char **ret_error) 
         *c = (AdminConfig) {
                 .log_level = LOG_INFO,
                 .shutdown_grace_ms = DEFAULT_SHUTDOWN_GRACE_MS,
+                .monitor_interval_ms = DEFAULT_MONITOR_INTERVAL_MS,
+                .vm_start_timeout_ms = DEFAULT_VM_START_TIMEOUT_MS,
         };
+
+        /* systemd's StateDirectory= says where (the first of a list). */
+        e = getenv("STATE_DIRECTORY");
+        if (!isempty(e)) {
+                c->state_dir = strndup(e, strcspn(e, ":"));
+                if (!c->state_dir)
+                        return -ENOMEM;
+        }
 
         /* The environment. */
         if ((e = getenv("ADDR")) && (r = set_string(&addr, e)) < 0)
@@ -206,6 +226,26 @@ int admin_config_parse(AdminConfig *c, int argc, char **argv, char **ret_error) 
                         if (r < 0)
                                 return error_set(ret_error, -EINVAL, "--shutdown-grace '%s' is not a duration (e.g. 5s)", optarg);
                         break;
+                case ARG_STATE_DIR:
+                        if (optarg[0] != '/')
+                                return error_set(ret_error, -EINVAL, "--state-dir '%s' must be an absolute path", optarg);
+                        r = set_string(&c->state_dir, optarg);
+                        if (r < 0)
+                                return r;
+                        break;
+                case ARG_MONITOR_INTERVAL:
+                        if (parse_duration_ms(optarg, &c->monitor_interval_ms) < 0 || c->monitor_interval_ms < 100)
+                                return error_set(ret_error, -EINVAL,
+                                                 "--monitor-interval '%s' is not a duration of at least 100ms", optarg);
+                        break;
+                case ARG_VM_START_TIMEOUT:
+                        if (parse_duration_ms(optarg, &c->vm_start_timeout_ms) < 0 || c->vm_start_timeout_ms < 1)
+                                return error_set(ret_error, -EINVAL, "--vm-start-timeout '%s' is not a duration",
+                                                 optarg);
+                        break;
+                case ARG_RESTART_VMS:
+                        c->restart_vms = true;
+                        break;
                 case '?':
                         return error_getopt(argv, ret_error);
                 default:
@@ -246,6 +286,9 @@ int admin_config_parse(AdminConfig *c, int argc, char **argv, char **ret_error) 
                         return r;
         }
 
+        if (!c->state_dir && !(c->state_dir = strdup(ADMIN_DEFAULT_STATE_DIR)))
+                return -ENOMEM;
+
         if (c->n_listeners == 0)
                 return error_set(ret_error, -EINVAL, "nothing to listen on: give --addr and --port (or ADDR and PORT), "
                                        "--listen-tcp, --listen-unix or --listen");
@@ -270,5 +313,6 @@ void admin_config_done(AdminConfig *c) {
         free(c->host_cert);
         free(c->host_key);
         strv_free(c->services);
+        free(c->state_dir);
         *c = (AdminConfig) {};
 }

@@ -12,6 +12,11 @@
  *   --use-tls / TLS=true|false               mutual TLS, with
  *   --ca-cert / CA_CERT, --host-cert / HOST_CERT, --host-key / HOST_KEY
  *   --services / SERVICES                    accepted and ignored, as upstream
+ *   --state-dir DIR / STATE_DIRECTORY        where the registry, locale and
+ *                                            timezone are kept (/var/lib/givc)
+ *   --monitor-interval TIME                  how often agents are polled (5s)
+ *   --vm-start-timeout TIME                  how long to wait for a booting VM (30s)
+ *   --restart-vms                            start a VM again whose agent went away
  *   --debug, GIVC_LOG=LEVEL, DEBUG=true      log level
  *   --check-config                           validate and exit
  *
@@ -34,7 +39,13 @@ typedef struct AdminConfig {
         int log_level; /* a LOG_* level */
         bool check_config;
         int64_t shutdown_grace_ms;
+        char *state_dir;
+        int64_t monitor_interval_ms;
+        int64_t vm_start_timeout_ms;
+        bool restart_vms;
 } AdminConfig;
+
+#define ADMIN_DEFAULT_STATE_DIR "/var/lib/givc"
 
 /* What admin_config_parse() found, besides errors. */
 typedef enum ConfigParseResult {

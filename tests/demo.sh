@@ -42,7 +42,7 @@ echo
 
 step "2. The admin service, listening on 127.0.0.1 with mutual TLS"
 PORT=$(free_port)
-"$GIVC" admin --addr 127.0.0.1 --port "$PORT" --use-tls \
+"$GIVC" admin --addr 127.0.0.1 --port "$PORT" --use-tls --state-dir "$WORK/admin-state" \
         --ca-cert "$WORK/ca/admin-vm/ca-cert.pem" \
         --host-cert "$WORK/ca/admin-vm/admin-vm-cert.pem" \
         --host-key "$WORK/ca/admin-vm/admin-vm-key.pem" 2>"$WORK/admin.log" &

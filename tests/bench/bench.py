@@ -154,7 +154,7 @@ def main():
 
     def with_givc(fn):
         port = givctest.free_port()
-        s = givctest.Server(['admin', '--listen', '127.0.0.1:%d' % port, '--use-tls', '--ca-cert', srv_paths['ca'],
+        s = givctest.Server(['admin', '--state-dir', os.path.join(tmp, 'admin-state'), '--listen', '127.0.0.1:%d' % port, '--use-tls', '--ca-cert', srv_paths['ca'],
                              '--host-cert', srv_paths['cert'], '--host-key', srv_paths['key']],
                             name='admin', workdir=tmp).start()
         try:
@@ -199,7 +199,7 @@ def main():
         client = subprocess.Popen([args.bench_unary, '127.0.0.1:%d' % port, *tls_c, '--connect-only'],
                                   stdout=subprocess.PIPE, text=True)
         time.sleep(delay)
-        s = givctest.Server(['admin', '--listen', '127.0.0.1:%d' % port, '--use-tls', '--ca-cert', srv_paths['ca'],
+        s = givctest.Server(['admin', '--state-dir', os.path.join(tmp, 'admin-state'), '--listen', '127.0.0.1:%d' % port, '--use-tls', '--ca-cert', srv_paths['ca'],
                              '--host-cert', srv_paths['cert'], '--host-key', srv_paths['key']],
                             name='admin', workdir=tmp).start()
         ready_ns = time.time_ns()

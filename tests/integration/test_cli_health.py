@@ -18,7 +18,7 @@ class CliHealth(givctest.TestCase):
         self.port = free_port()
 
     def start_admin(self):
-        return self.server(['admin', '--addr', '127.0.0.1', '--port', str(self.port), '--use-tls',
+        return self.server(['admin', '--state-dir', os.path.join(self.tmp, 'admin-state'), '--addr', '127.0.0.1', '--port', str(self.port), '--use-tls',
                             '--ca-cert', self.admin['ca'], '--host-cert', self.admin['cert'],
                             '--host-key', self.admin['key']], name='admin').start()
 
@@ -67,7 +67,7 @@ class CliHealth(givctest.TestCase):
 
     def test_plaintext_unix(self):
         path = os.path.join(self.tmp, 'admin.sock')
-        srv = self.server(['admin', '--listen-unix', path], name='admin').start()
+        srv = self.server(['admin', '--state-dir', os.path.join(self.tmp, 'admin-state'), '--listen-unix', path], name='admin').start()
         r = run_givc('cli', '--addr', 'unix:' + path, '--notls', 'health')
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, 'SERVING\n')

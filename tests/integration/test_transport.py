@@ -44,7 +44,7 @@ class AdminTransport(givctest.TestCase):
         self.client = self.certs.issue('ghaf-host', ips=['127.0.0.1'])
         self.port = free_port()
         self.target = '127.0.0.1:%d' % self.port
-        self.srv = self.server(['admin', '--addr', '127.0.0.1', '--port', str(self.port), '--use-tls',
+        self.srv = self.server(['admin', '--state-dir', os.path.join(self.tmp, 'admin-state'), '--addr', '127.0.0.1', '--port', str(self.port), '--use-tls',
                                 '--ca-cert', self.admin['ca'], '--host-cert', self.admin['cert'],
                                 '--host-key', self.admin['key']], name='admin').start()
 
@@ -153,7 +153,7 @@ class AdminTransport(givctest.TestCase):
         self.assertIn('Verify return code: 0 (ok)', out)
 
     def test_second_server_refused(self):
-        r = givctest.run_givc('admin', '--addr', '127.0.0.1', '--port', str(self.port), '--use-tls',
+        r = givctest.run_givc('admin', '--state-dir', os.path.join(self.tmp, 'admin-state2'), '--addr', '127.0.0.1', '--port', str(self.port), '--use-tls',
                               '--ca-cert', self.admin['ca'], '--host-cert', self.admin['cert'],
                               '--host-key', self.admin['key'], timeout=20)
         self.assertEqual(r.returncode, 1, r.stderr)
@@ -195,7 +195,7 @@ class Shutdown(givctest.TestCase):
         admin = certs.issue('admin-vm')
         client = certs.issue('cli')
         port = free_port()
-        srv = self.server(['admin', '--listen', '127.0.0.1:%d' % port, '--use-tls', '--ca-cert', admin['ca'],
+        srv = self.server(['admin', '--state-dir', os.path.join(self.tmp, 'admin-state'), '--listen', '127.0.0.1:%d' % port, '--use-tls', '--ca-cert', admin['ca'],
                            '--host-cert', admin['cert'], '--host-key', admin['key']], name='admin').start()
         with channel('127.0.0.1:%d' % port, client, 'admin-vm') as ch:
             stub = S.health_pb2_grpc.HealthStub(ch)
@@ -214,7 +214,7 @@ class Shutdown(givctest.TestCase):
 
     def test_sigint(self):
         port = free_port()
-        srv = self.server(['admin', '--listen', '127.0.0.1:%d' % port], name='admin').start()
+        srv = self.server(['admin', '--state-dir', os.path.join(self.tmp, 'admin-state'), '--listen', '127.0.0.1:%d' % port], name='admin').start()
         self.assertEqual(srv.stop(signal.SIGINT), 0, srv.logs())
 
 
@@ -225,7 +225,7 @@ class Listeners(givctest.TestCase):
         port = free_port()
         path = os.path.join(self.tmp, 'admin.sock')
         abstract = 'givc-test-%d' % os.getpid()
-        args = ['admin', '--listen-tcp', '127.0.0.1:%d' % port, '--listen-unix', path,
+        args = ['admin', '--state-dir', os.path.join(self.tmp, 'admin-state'), '--listen-tcp', '127.0.0.1:%d' % port, '--listen-unix', path,
                 '--listen', 'unix-abstract:' + abstract]
         v6 = givctest.ipv6_available()
         if v6:
@@ -242,7 +242,7 @@ class Listeners(givctest.TestCase):
 
         # A second server may not take over the unix socket or the abstract name.
         for extra in (['--listen-unix', path], ['--listen', 'unix-abstract:' + abstract]):
-            r = givctest.run_givc('admin', *extra, timeout=20)
+            r = givctest.run_givc('admin', '--state-dir', os.path.join(self.tmp, 'admin-state2'), *extra, timeout=20)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn('cannot listen on', r.stderr)
         with channel('unix:' + path) as ch:
@@ -256,7 +256,7 @@ class Listeners(givctest.TestCase):
         admin = certs.issue('admin-vm')
         client = certs.issue('cli')
         path = os.path.join(self.tmp, 'admin.sock')
-        srv = self.server(['admin', '--listen-unix', path, '--use-tls', '--ca-cert', admin['ca'],
+        srv = self.server(['admin', '--state-dir', os.path.join(self.tmp, 'admin-state'), '--listen-unix', path, '--use-tls', '--ca-cert', admin['ca'],
                            '--host-cert', admin['cert'], '--host-key', admin['key']], name='admin').start()
         with channel('unix:' + path, client, 'admin-vm') as ch:
             self.assertEqual(health_check(ch).status, S.health_pb2.HealthCheckResponse.SERVING)
@@ -275,7 +275,7 @@ class KeyTypes(givctest.TestCase):
                 admin = certs.issue('admin-vm')
                 client = certs.issue('cli', key_type={'ed25519': 'rsa', 'ecdsa': 'ed25519', 'rsa': 'ecdsa'}[kind])
                 port = free_port()
-                srv = self.server(['admin', '--listen', '127.0.0.1:%d' % port, '--use-tls',
+                srv = self.server(['admin', '--state-dir', os.path.join(self.tmp, 'admin-state'), '--listen', '127.0.0.1:%d' % port, '--use-tls',
                                    '--ca-cert', admin['ca'], '--host-cert', admin['cert'], '--host-key', admin['key']],
                                   name='admin-' + kind).start()
                 with channel('127.0.0.1:%d' % port, client, 'admin-vm') as ch:

@@ -25,7 +25,7 @@ class ServerUnderValgrind(givctest.TestCase):
         port = free_port()
         log = os.path.join(self.tmp, 'valgrind.log')
         suppressions = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'valgrind.supp')
-        srv = self.server(['admin', '--listen', '127.0.0.1:%d' % port, '--use-tls', '--ca-cert', admin['ca'],
+        srv = self.server(['admin', '--state-dir', os.path.join(self.tmp, 'admin-state'), '--listen', '127.0.0.1:%d' % port, '--use-tls', '--ca-cert', admin['ca'],
                            '--host-cert', admin['cert'], '--host-key', admin['key']], name='admin',
                           wrapper=[valgrind, '--leak-check=full', '--show-leak-kinds=definite,indirect',
                                    '--errors-for-leak-kinds=definite,indirect', '--error-exitcode=99',

@@ -1,0 +1,1442 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Threads and locks. Cheap handlers (RegisterService, QueryList, Watch) run
+ * inline on the server's completion-queue thread; the ones that call agents
+ * run on the server's worker pool. The monitor, locale pushes and polls of
+ * new agents run on a pool of their own, so a slow agent delays neither
+ * clients nor other agents, and every call to an agent has a deadline.
+ *
+ * Lock order: registry lock, then watchers lock or boot lock (the registry
+ * calls its listener with its lock held); the admin lock (locale, timezone,
+ * in-flight polls) is never held while calling the registry. Nothing is
+ * held while calling an agent.
+ *
+ * Watch streams hang off one registry listener, which sends each change to
+ * every subscriber in the order of the changes; a subscriber whose send
+ * queue is full is ended with RESOURCE_EXHAUSTED right there, so it never
+ * holds up the registry or the others.
+ */
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "admin-service.h"
+#include "admin-state.h"
+#include "admin.pb-c.h"
+#include "agent-client.h"
+#include "error-util.h"
+#include "locale-util.h"
+#include "locale.pb-c.h"
+#include "parse-util.h"
+#include "systemd.pb-c.h"
+#include "thread-util.h"
+#include "unit.h"
+#include "workpool.h"
+
+#define DEFAULT_MONITOR_INTERVAL_MS 5000
+#define MAX_POLL_TIMEOUT_MS 3000
+#define DEFAULT_VM_START_TIMEOUT_MS 30000
+#define DEFAULT_CALL_TIMEOUT_MS 30000
+#define BACKGROUND_WORKERS 8U
+#define BACKGROUND_QUEUE 4096U
+/* An application name taken on the agent side (a failed unit upstream's
+ * agent keeps) makes the admin try the next instance number. */
+#define NAME_ATTEMPTS 5
+
+#define COMMAND_SUCCESSFUL "Command successful."
+
+typedef struct Watcher {
+        struct Watcher *next;
+        RpcCall *call;
+} Watcher;
+
+typedef struct VmBoot {
+        struct VmBoot *next;
+        unsigned refs;     /* the booting request and the ones waiting for it */
+        char *vm_unit;
+        bool done;
+        RpcStatusCode code;
+        char *message;
+} VmBoot;
+
+struct AdminService {
+        AdminServiceConfig config;
+        Registry *registry;
+        RegistryListenerSlot *listener;
+        int state_lock_fd;       /* one admin per state directory */
+        AgentClients *clients;
+        WorkPool *background;
+        char *state_path;
+
+        pthread_mutex_t lock;    /* locale, timezone, polls in flight, monitor timer */
+        char *locale;
+        char *timezone;
+        char **polling;          /* entries with a poll in flight */
+        TimerEvent *monitor;
+        bool stopped;
+
+        /* The state writer. */
+        pthread_t writer;
+        bool writer_started;
+        pthread_mutex_t writer_lock;
+        pthread_cond_t writer_wake;
+        bool dirty, writer_stop;
+
+        pthread_mutex_t watchers_lock;
+        Watcher *watchers;
+        bool watchers_closed;
+
+        pthread_mutex_t boot_lock; /* VM boots and the agents' arrival */
+        pthread_cond_t boot_cond;
+        uint64_t agents_generation;
+        VmBoot *boots;
+};
+
+static void admin_log(AdminService *a, int level, const char *format, ...) _printf_(3, 4);
+static void admin_log(AdminService *a, int level, const char *format, ...) {
+        _cleanup_free_ char *text = NULL;
+        va_list ap;
+
+        if (!a->config.log)
+                return;
+        va_start(ap, format);
+        if (vasprintf(&text, format, ap) < 0)
+                text = NULL;
+        va_end(ap);
+        if (text)
+                a->config.log(level, text, a->config.log_userdata);
+}
+
+static void mark_dirty(AdminService *a) {
+        pthread_mutex_lock(&a->writer_lock);
+        a->dirty = true;
+        pthread_cond_signal(&a->writer_wake);
+        pthread_mutex_unlock(&a->writer_lock);
+}
+
+/* ---- the registry as clients see it ---- */
+
+/* Points @item into @e (no copies): valid while @e is. */
+static void query_item_init(Admin__QueryListItem *item, const RegistryEntry *e) {
+        const char *agent = registry_entry_agent_name(e);
+
+        *item = (Admin__QueryListItem) ADMIN__QUERY_LIST_ITEM__INIT;
+        item->name = e->name;
+        item->description = (char *) strempty(e->description);
+        item->vmstatus = (char *) registry_entry_vm_status(e);
+        item->trustlevel = (char *) "Warning";
+        item->vmtype = (char *) vm_type_to_string(e->type.vm);
+        item->servicetype = (char *) service_type_to_string(e->type.service);
+        if (e->vm) {
+                item->__vm_name_case = ADMIN__QUERY_LIST_ITEM____VM_NAME_VM_NAME;
+                item->vmname = e->vm;
+        }
+        if (agent) {
+                item->__agent_name_case = ADMIN__QUERY_LIST_ITEM____AGENT_NAME_AGENT_NAME;
+                item->agentname = (char *) agent;
+        }
+}
+
+/* Sends the list of @entries as a QueryListResponse, alone or inside a WatchItem's Initial. */
+static int send_list(RpcCall *call, RegistryEntry *const *entries, size_t n, bool as_watch_initial, bool reply) {
+        Admin__QueryListResponse list = ADMIN__QUERY_LIST_RESPONSE__INIT;
+        Admin__WatchItem item = ADMIN__WATCH_ITEM__INIT;
+        _cleanup_free_ Admin__QueryListItem *items = NULL;
+        _cleanup_free_ Admin__QueryListItem **ptrs = NULL;
+
+        items = calloc(n ?: 1, sizeof(*items));
+        ptrs = calloc(n ?: 1, sizeof(*ptrs));
+        if (!items || !ptrs)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                query_item_init(&items[i], entries[i]);
+                ptrs[i] = &items[i];
+        }
+        list.n_list = n;
+        list.list = ptrs;
+        if (!as_watch_initial)
+                return reply ? rpc_call_reply(call, &list.base) : rpc_call_send(call, &list.base);
+        item.status_case = ADMIN__WATCH_ITEM__STATUS_INITIAL;
+        item.initial = &list;
+        return rpc_call_send(call, &item.base);
+}
+
+static void handle_query_list(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
+        _cleanup_(registry_entries_freep) RegistryEntry **entries = NULL;
+        AdminService *a = userdata;
+        size_t n;
+        int r;
+
+        r = registry_list(a->registry, &entries, &n);
+        if (r >= 0)
+                r = send_list(call, entries, n, false, true);
+        if (r < 0 && r != -ECANCELED)
+                (void) rpc_call_fail(call, RPC_INTERNAL, "cannot list the registry: %s", strerror(-r));
+}
+
+/* ---- Watch ---- */
+
+/* Ends and forgets the watcher of @call, if it is still one. Watchers lock held. */
+static void watcher_end_locked(AdminService *a, RpcCall *call, RpcStatusCode code, const char *message) {
+        for (Watcher **p = &a->watchers; *p; p = &(*p)->next)
+                if ((*p)->call == call) {
+                        Watcher *w = *p;
+
+                        *p = w->next;
+                        (void) rpc_call_finish(w->call, code, message);
+                        free(w);
+                        return;
+                }
+}
+
+static void watcher_cancelled(RpcCall *call, void *userdata) {
+        AdminService *a = userdata;
+
+        pthread_mutex_lock(&a->watchers_lock);
+        watcher_end_locked(a, call, RPC_CANCELLED, NULL);
+        pthread_mutex_unlock(&a->watchers_lock);
+}
+
+/* Sends one change to every watcher. Registry lock held (in order, never blocking). */
+static void watchers_dispatch(AdminService *a, RegistryEventKind kind, const RegistryEntry *e) {
+        Admin__WatchItem item = ADMIN__WATCH_ITEM__INIT;
+        Admin__QueryListItem q;
+
+        query_item_init(&q, e);
+        switch (kind) {
+        case REGISTRY_ADDED:
+                item.status_case = ADMIN__WATCH_ITEM__STATUS_ADDED;
+                item.added = &q;
+                break;
+        case REGISTRY_UPDATED:
+                item.status_case = ADMIN__WATCH_ITEM__STATUS_UPDATED;
+                item.updated = &q;
+                break;
+        default:
+                item.status_case = ADMIN__WATCH_ITEM__STATUS_REMOVED;
+                item.removed = &q;
+                break;
+        }
+
+        pthread_mutex_lock(&a->watchers_lock);
+        for (Watcher *w = a->watchers, *next; w; w = next) {
+                int r;
+
+                next = w->next;
+                r = rpc_call_send(w->call, &item.base);
+                if (r == -ENOBUFS)
+                        watcher_end_locked(a, w->call, RPC_RESOURCE_EXHAUSTED,
+                                           "the Watch stream fell behind the registry's changes; watch again");
+                else if (r < 0)
+                        watcher_end_locked(a, w->call, RPC_CANCELLED, NULL);
+        }
+        pthread_mutex_unlock(&a->watchers_lock);
+}
+
+typedef struct WatchStart {
+        AdminService *admin;
+        RpcCall *call;
+        int result;
+} WatchStart;
+
+/* Under the registry lock: the Initial list, then the watcher joins, before any change. */
+static void watch_snapshot(RegistryEntry *const *entries, size_t n, void *userdata) {
+        WatchStart *ws = userdata;
+        AdminService *a = ws->admin;
+        Watcher *w;
+
+        ws->result = send_list(ws->call, entries, n, true, false);
+        if (ws->result < 0)
+                return;
+        w = calloc(1, sizeof(*w));
+        if (!w) {
+                ws->result = -ENOMEM;
+                return;
+        }
+        w->call = ws->call;
+        pthread_mutex_lock(&a->watchers_lock);
+        if (a->watchers_closed) {
+                ws->result = -ESHUTDOWN;
+                free(w);
+        } else {
+                w->next = a->watchers;
+                a->watchers = w;
+        }
+        pthread_mutex_unlock(&a->watchers_lock);
+}
+
+static void noop_listener(RegistryEventKind kind, const RegistryEntry *e, void *userdata) {
+}
+
+static void handle_watch(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
+        AdminService *a = userdata;
+        WatchStart ws = { .admin = a, .call = call };
+        RegistryListenerSlot *slot = NULL;
+        int r;
+
+        /* The snapshot callback runs under the registry lock: Initial is
+         * sent and the watcher listed before the next change. The slot is
+         * a formality; the admin's own listener does the dispatching. */
+        r = registry_subscribe(a->registry, noop_listener, watch_snapshot, &ws, &slot);
+        if (r >= 0)
+                registry_unsubscribe(a->registry, slot);
+        if (r < 0 || ws.result < 0) {
+                r = r < 0 ? r : ws.result;
+                if (r == -ESHUTDOWN)
+                        (void) rpc_call_finish(call, RPC_UNAVAILABLE, "the admin is shutting down");
+                else
+                        (void) rpc_call_fail(call, RPC_INTERNAL, "cannot start watching: %s", strerror(-r));
+                return;
+        }
+        rpc_call_on_cancel(call, watcher_cancelled, a);
+}
+
+static void watchers_shutdown(RpcServer *s, void *userdata) {
+        AdminService *a = userdata;
+
+        pthread_mutex_lock(&a->watchers_lock);
+        a->watchers_closed = true;
+        while (a->watchers)
+                watcher_end_locked(a, a->watchers->call, RPC_UNAVAILABLE, "the admin is shutting down");
+        pthread_mutex_unlock(&a->watchers_lock);
+}
+
+/* The admin's one registry listener. Registry lock held. */
+static void on_registry_change(RegistryEventKind kind, const RegistryEntry *e, void *userdata) {
+        AdminService *a = userdata;
+
+        watchers_dispatch(a, kind, e);
+
+        /* Someone may wait for this agent to come (a VM booting). */
+        if (e->type.service == SERVICE_TYPE_MGR && kind != REGISTRY_REMOVED) {
+                pthread_mutex_lock(&a->boot_lock);
+                a->agents_generation++;
+                pthread_cond_broadcast(&a->boot_cond);
+                pthread_mutex_unlock(&a->boot_lock);
+        }
+        mark_dirty(a);
+}
+
+/* ---- calls to agents ---- */
+
+/* Calls @method on the agent that runs @e (itself, or the agent managing it). */
+static int call_agent_of(AdminService *a, const RegistryEntry *e, const char *method, const ProtobufCMessage *request,
+                         const ProtobufCMessageDescriptor *response_type, int64_t timeout_ms,
+                         ProtobufCMessage **ret_response, RpcStatus *status) {
+        _cleanup_(registry_entry_freep) RegistryEntry *agent = NULL;
+        const RegistryEntry *target = e;
+        int r;
+
+        if (e->placement == PLACEMENT_MANAGED) {
+                r = registry_get(a->registry, e->by, &agent);
+                if (r < 0) {
+                        rpc_status_set(status, RPC_UNAVAILABLE, "the agent '%s' of '%s' is not registered", e->by,
+                                       e->name);
+                        return r;
+                }
+                target = agent;
+        }
+        if (target->placement != PLACEMENT_ENDPOINT) {
+                rpc_status_set(status, RPC_FAILED_PRECONDITION, "'%s' has no agent to ask", e->name);
+                return -EINVAL;
+        }
+        return agent_clients_call(a->clients, target->protocol, target->address, target->port, target->tls_name,
+                                  method, request, response_type, timeout_ms, ret_response, status);
+}
+
+static int unit_request(AdminService *a, const RegistryEntry *e, const char *method, const char *unit,
+                        int64_t timeout_ms, RpcStatus *status) {
+        Systemd__UnitRequest req = SYSTEMD__UNIT_REQUEST__INIT;
+        _cleanup_pb_ ProtobufCMessage *resp = NULL;
+
+        req.unitname = (char *) unit;
+        return call_agent_of(a, e, method, &req.base, &systemd__unit_response__descriptor, timeout_ms, &resp, status);
+}
+
+static int get_unit_status(AdminService *a, const RegistryEntry *agent, const char *unit, int64_t timeout_ms,
+                           Systemd__UnitStatusResponse **ret, RpcStatus *status) {
+        Systemd__UnitRequest req = SYSTEMD__UNIT_REQUEST__INIT;
+        ProtobufCMessage *resp = NULL;
+        int r;
+
+        req.unitname = (char *) unit;
+        r = call_agent_of(a, agent, "/systemd.UnitControlService/GetUnitStatus", &req.base,
+                          &systemd__unit_status_response__descriptor, timeout_ms, &resp, status);
+        if (r < 0)
+                return r;
+        if (!((Systemd__UnitStatusResponse *) resp)->unitstatus) {
+                pb_free(resp);
+                rpc_status_set(status, RPC_INTERNAL, "the agent sent no status for '%s'", unit);
+                return -EBADMSG;
+        }
+        *ret = (Systemd__UnitStatusResponse *) resp;
+        return 0;
+}
+
+/* Fails @call with the status an agent call left, naming the agent. */
+static void fail_agent_call(RpcCall *call, const RpcStatus *status, const char *what) {
+        RpcStatusCode code = status->code == RPC_OK ? RPC_INTERNAL : status->code;
+
+        (void) rpc_call_fail(call, code, "%s: %s", what, strna(status->message));
+}
+
+static int host_agent(AdminService *a, RegistryEntry **ret, RpcStatus *status) {
+        int r = registry_find_by_type(a->registry, (UnitType) { VM_TYPE_HOST, SERVICE_TYPE_MGR }, ret);
+
+        if (r == -ENOENT)
+                rpc_status_set(status, RPC_NOT_FOUND, "no host agent (type 0) is registered");
+        else if (r == -ENOTUNIQ)
+                rpc_status_set(status, RPC_FAILED_PRECONDITION, "more than one host agent (type 0) is registered");
+        else if (r < 0)
+                rpc_status_set(status, RPC_INTERNAL, "cannot look up the host agent: %s", strerror(-r));
+        return r;
+}
+
+/* ---- background work: polls and locale pushes ---- */
+
+typedef struct Job {
+        AdminService *admin;
+        RegistryEntry *entry;
+        enum { JOB_POLL, JOB_PUSH_LOCALE } kind;
+} Job;
+
+static bool poll_begin(AdminService *a, const char *name) {
+        bool busy = false;
+
+        pthread_mutex_lock(&a->lock);
+        for (char **p = a->polling; p && *p && !busy; p++)
+                busy = streq(*p, name);
+        if (!busy && strv_extend(&a->polling, name) < 0)
+                busy = true;
+        pthread_mutex_unlock(&a->lock);
+        return !busy;
+}
+
+static void poll_end(AdminService *a, const char *name) {
+        size_t n;
+
+        pthread_mutex_lock(&a->lock);
+        n = strv_length(a->polling);
+        for (size_t i = 0; i < n; i++)
+                if (streq(a->polling[i], name)) {
+                        free(a->polling[i]);
+                        a->polling[i] = a->polling[n - 1];
+                        a->polling[n - 1] = NULL;
+                        break;
+                }
+        pthread_mutex_unlock(&a->lock);
+}
+
+/* A VM whose agent cannot be reached: start it again, if configured to and it is down. */
+static void maybe_restart_vm(AdminService *a, const RegistryEntry *agent) {
+        _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
+        _cleanup_(registry_entry_freep) RegistryEntry *host = NULL;
+        _cleanup_pb_ Systemd__UnitStatusResponse *st = NULL;
+
+        if (!a->config.restart_vms || !agent->vm || agent->type.vm == VM_TYPE_HOST)
+                return;
+        if (host_agent(a, &host, &status) < 0)
+                return;
+        if (get_unit_status(a, host, agent->vm, a->config.poll_timeout_ms, &st, &status) < 0)
+                return;
+        if (streq(st->unitstatus->loadstate, "loaded") && !streq(st->unitstatus->activestate, "active") &&
+            !streq(st->unitstatus->activestate, "activating")) {
+                admin_log(a, LOG_NOTICE, "The agent of %s is gone and the VM is %s: starting it again.", agent->vm,
+                          st->unitstatus->activestate);
+                if (unit_request(a, host, "/systemd.UnitControlService/StartUnit", agent->vm,
+                                 a->config.vm_start_timeout_ms, &status) < 0)
+                        admin_log(a, LOG_WARNING, "Cannot start %s again: %s", agent->vm, strna(status.message));
+        }
+}
+
+static void poll_entry(AdminService *a, const RegistryEntry *e) {
+        _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
+        _cleanup_pb_ Systemd__UnitStatusResponse *resp = NULL;
+        const Systemd__UnitStatus *s;
+        int r;
+
+        r = get_unit_status(a, e, e->name, a->config.poll_timeout_ms, &resp, &status);
+        if (r < 0) {
+                /* An application its agent no longer knows has ended. */
+                if (e->type.service == SERVICE_TYPE_APP && status.code == RPC_NOT_FOUND) {
+                        (void) registry_deregister(a->registry, e->name);
+                        return;
+                }
+                if (registry_update_status(a->registry, e->name, NULL, NULL, NULL, NULL, NULL, NULL, true) > 0)
+                        admin_log(a, LOG_WARNING, "Cannot reach the agent for '%s': %s", e->name,
+                                  strna(status.message));
+                if (e->type.service == SERVICE_TYPE_MGR)
+                        maybe_restart_vm(a, e);
+                return;
+        }
+
+        s = resp->unitstatus;
+        /* An application that stopped, cleanly or not, leaves the registry. */
+        if (e->type.service == SERVICE_TYPE_APP &&
+            (streq(s->loadstate, "not-found") || streq(s->activestate, "inactive") ||
+             streq(s->activestate, "failed"))) {
+                (void) registry_deregister(a->registry, e->name);
+                return;
+        }
+        r = registry_update_status(a->registry, e->name, s->description, s->loadstate, s->activestate, s->substate,
+                                   s->path, s->freezerstate, false);
+        if (r > 0 && e->unreachable)
+                admin_log(a, LOG_NOTICE, "The agent for '%s' answers again.", e->name);
+}
+
+static void push_locale(AdminService *a, const RegistryEntry *agent) {
+        _cleanup_free_ char *locale = NULL, *timezone = NULL;
+        int r = 0;
+
+        pthread_mutex_lock(&a->lock);
+        if (a->locale)
+                locale = strdup(a->locale);
+        if (a->timezone)
+                timezone = strdup(a->timezone);
+        pthread_mutex_unlock(&a->lock);
+
+        /* Only what was set: upstream pushed empty values, which set LANG= to nothing. */
+        if (locale) {
+                Locale__LocaleMessage req = LOCALE__LOCALE_MESSAGE__INIT;
+                _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
+                _cleanup_pb_ ProtobufCMessage *resp = NULL;
+
+                req.locale = locale;
+                r = call_agent_of(a, agent, "/locale.LocaleClient/LocaleSet", &req.base, &locale__empty__descriptor,
+                                  a->config.call_timeout_ms, &resp, &status);
+                if (r < 0)
+                        admin_log(a, LOG_WARNING, "Cannot set the locale on '%s': %s", agent->name,
+                                  strna(status.message));
+        }
+        if (timezone) {
+                Locale__TimezoneMessage req = LOCALE__TIMEZONE_MESSAGE__INIT;
+                _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
+                _cleanup_pb_ ProtobufCMessage *resp = NULL;
+
+                req.timezone = timezone;
+                r = call_agent_of(a, agent, "/locale.LocaleClient/TimezoneSet", &req.base, &locale__empty__descriptor,
+                                  a->config.call_timeout_ms, &resp, &status);
+                if (r < 0)
+                        admin_log(a, LOG_WARNING, "Cannot set the timezone on '%s': %s", agent->name,
+                                  strna(status.message));
+        }
+}
+
+static void run_job(void *userdata) {
+        Job *j = userdata;
+
+        if (j->kind == JOB_POLL) {
+                poll_entry(j->admin, j->entry);
+                poll_end(j->admin, j->entry->name);
+        } else
+                push_locale(j->admin, j->entry);
+        registry_entry_free(j->entry);
+        free(j);
+}
+
+/* Queues @kind for a copy of @e; false when it could not be queued. */
+static bool queue_job(AdminService *a, const RegistryEntry *e, int kind) {
+        Job *j;
+
+        if (kind == JOB_POLL && !poll_begin(a, e->name))
+                return true; /* the last poll is still running: a hung agent costs one slot */
+        j = calloc(1, sizeof(*j));
+        if (!j || registry_entry_copy(e, &j->entry) < 0) {
+                free(j);
+                goto fail;
+        }
+        j->admin = a;
+        j->kind = kind;
+        if (workpool_submit(a->background, run_job, j) < 0) {
+                registry_entry_free(j->entry);
+                free(j);
+                goto fail;
+        }
+        return true;
+fail:
+        if (kind == JOB_POLL)
+                poll_end(a, e->name);
+        return false;
+}
+
+static bool monitor_tick(void *userdata) {
+        _cleanup_(registry_entries_freep) RegistryEntry **entries = NULL;
+        AdminService *a = userdata;
+
+        if (registry_watch_list(a->registry, &entries) < 0)
+                return true;
+        /* In parallel, each with its deadline: a hung agent delays nothing else. */
+        for (RegistryEntry **e = entries; *e; e++)
+                if (!queue_job(a, *e, JOB_POLL))
+                        admin_log(a, LOG_WARNING, "Cannot poll '%s': too much work queued.", (*e)->name);
+        return true;
+}
+
+/* ---- RegisterService ---- */
+
+/* "givc-X.service" → "X", or NULL. */
+static char *agent_name_of_unit(const char *unit) {
+        const char *p = startswith(strempty(unit), "givc-");
+        size_t n;
+
+        if (!p || !endswith(p, ".service"))
+                return NULL;
+        n = strlen(p) - strlen(".service");
+        return n > 0 ? strndup(p, n) : NULL;
+}
+
+/*
+ * With TLS, a peer registers only what its certificate names: the agent
+ * givc-X.service, and services whose parent is that agent, from a
+ * certificate for X, with Transport.Name X. (Upstream accepted anything from
+ * anyone: a compromised VM could pose as the host agent and receive the
+ * poweroff requests.)
+ */
+static int check_identity(AdminService *a, RpcCall *call, const Admin__RegistryRequest *req, UnitType type,
+                          char **ret_error) {
+        _cleanup_free_ char *x = NULL;
+        const PeerIdentity *id = NULL;
+        const char *owner;
+        int r;
+
+        if (!a->config.tls)
+                return 0; /* plaintext: nobody is authenticated (the admin warned at start) */
+
+        r = rpc_call_peer_identity(call, &id);
+        if (r < 0)
+                return error_set(ret_error, -EPERM, "the client presented no usable certificate");
+
+        owner = type.service == SERVICE_TYPE_MGR ? req->name : req->parent;
+        x = agent_name_of_unit(owner);
+        if (!x)
+                return error_set(ret_error, -EPERM,
+                                 type.service == SERVICE_TYPE_MGR
+                                         ? "an agent must be registered as 'givc-<name>.service', not '%s'"
+                                         : "a service must name its agent 'givc-<name>.service' as Parent, not '%s'",
+                                 strempty(owner));
+        if (!peer_identity_has_name(id, x))
+                return error_set(ret_error, -EPERM,
+                                 "a certificate for '%s' may only register 'givc-%s.service' and its services; "
+                                 "'%s' belongs to '%s'",
+                                 strna(id->dns_names[0] ?: id->common_name), strna(id->dns_names[0] ?: id->common_name),
+                                 req->name, x);
+        if (!req->transport || !streq(req->transport->name, x))
+                return error_set(ret_error, -EPERM,
+                                 "the transport name of '%s' must be '%s', the name in its certificate", req->name, x);
+        return 0;
+}
+
+static int entry_from_request(AdminService *a, const Admin__RegistryRequest *req, UnitType type, RegistryEntry **ret) {
+        _cleanup_(registry_entry_freep) RegistryEntry *e = NULL, *parent = NULL;
+        _cleanup_free_ char *x = NULL;
+
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        e->type = type;
+        e->watch = type.service == SERVICE_TYPE_MGR;
+        e->name = strdup(req->name);
+        e->description = strdup(strempty(req->state->description));
+        e->load_state = strdup(strempty(req->state->loadstate));
+        e->active_state = strdup(strempty(req->state->activestate));
+        e->sub_state = strdup("");
+        e->path = strdup(strempty(req->state->path));
+        e->freezer_state = strdup("");
+        if (!e->name || !e->description || !e->load_state || !e->active_state || !e->sub_state || !e->path ||
+            !e->freezer_state)
+                return -ENOMEM;
+
+        /* A service of a registered agent is reached through that agent. */
+        if (type.service != SERVICE_TYPE_MGR && !isempty(req->parent) &&
+            registry_get(a->registry, req->parent, &parent) >= 0 && parent->placement == PLACEMENT_ENDPOINT) {
+                e->placement = PLACEMENT_MANAGED;
+                e->by = strdup(parent->name);
+                e->vm = parent->vm ? strdup(parent->vm) : NULL;
+                if (!e->by || (parent->vm && !e->vm))
+                        return -ENOMEM;
+                *ret = TAKE_PTR(e);
+                return 0;
+        }
+
+        e->placement = PLACEMENT_ENDPOINT;
+        e->protocol = strdup(isempty(req->transport->protocol) ? "tcp" : req->transport->protocol);
+        e->address = strdup(req->transport->address);
+        e->port = strdup(req->transport->port);
+        e->tls_name = strdup(req->transport->name);
+        if (!e->protocol || !e->address || !e->port || !e->tls_name)
+                return -ENOMEM;
+
+        /* The VM: from Parent ("microvm@gui-vm.service"), else from the agent's
+         * name; the host has none. (Upstream put the literal "bogus" here.) */
+        if (type.service == SERVICE_TYPE_MGR && type.vm != VM_TYPE_HOST) {
+                if (!isempty(req->parent))
+                        e->vm = strdup(req->parent);
+                else if ((x = agent_name_of_unit(req->name)) && asprintf(&e->vm, "microvm@%s.service", x) < 0)
+                        e->vm = NULL;
+                if (!e->vm)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+static void handle_register_service(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
+        const Admin__RegistryRequest *req = (const void *) request;
+        Admin__RegistryResponse resp = ADMIN__REGISTRY_RESPONSE__INIT;
+        _cleanup_(registry_entry_freep) RegistryEntry *e = NULL;
+        _cleanup_free_ char *error = NULL;
+        const char *why = NULL;
+        AdminService *a = userdata;
+        bool existed;
+        UnitType type;
+        Address *check = NULL;
+        int r;
+
+        if (!unit_name_is_plausible(req->name))
+                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "'%s' is not a unit name", req->name);
+        if (unit_type_from_u32(req->type, &type) < 0)
+                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "Unknown u32 value for UnitType: %" PRIu32,
+                                            req->type);
+        if (!req->state)
+                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "status missing");
+        if (!req->transport)
+                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "endpoint missing");
+        r = address_from_transport(req->transport->protocol, req->transport->address, req->transport->port, &check,
+                                   &why);
+        address_free(check);
+        if (r < 0 && type.service == SERVICE_TYPE_MGR)
+                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "the endpoint of '%s' is unusable: %s",
+                                            req->name, strna(why));
+
+        r = check_identity(a, call, req, type, &error);
+        if (r < 0)
+                return (void) rpc_call_fail(call, RPC_PERMISSION_DENIED, "registration of '%s' refused: %s",
+                                            req->name, strna(error));
+
+        r = entry_from_request(a, req, type, &e);
+        if (r < 0)
+                return (void) rpc_call_fail(call, RPC_INTERNAL, "cannot register '%s': %s", req->name, strerror(-r));
+
+        existed = registry_contains(a->registry, req->name);
+        r = registry_register(a->registry, TAKE_PTR(e), true);
+        if (r < 0)
+                return (void) rpc_call_fail(call, RPC_INTERNAL, "cannot register '%s': %s", req->name, strerror(-r));
+        admin_log(a, LOG_INFO, "%s '%s' (%s/%s).", existed ? "Re-registered" : "Registered", req->name,
+                  vm_type_to_string(type.vm), service_type_to_string(type.service));
+
+        /* Its status now rather than at the next round; a manager agent
+         * also gets the locale and timezone, if they were ever set. */
+        if (registry_get(a->registry, req->name, &e) >= 0) {
+                if (e->watch)
+                        (void) queue_job(a, e, JOB_POLL);
+                if (type.service == SERVICE_TYPE_MGR)
+                        (void) queue_job(a, e, JOB_PUSH_LOCALE);
+        }
+        (void) rpc_call_reply(call, &resp.base);
+}
+
+/* ---- StartApplication ---- */
+
+/* Names of apps and VMs end up in unit names: keep them to what upstream's rules accept. */
+static bool name_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        return n > 0 && n <= 64 &&
+               strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+/* Is @agent registered and reachable? */
+static bool agent_present(AdminService *a, const char *agent) {
+        _cleanup_(registry_entry_freep) RegistryEntry *e = NULL;
+
+        return registry_get(a->registry, agent, &e) >= 0 && !e->unreachable;
+}
+
+/* Waits until @agent registers, or the deadline (absolute, monotonic µs). */
+static bool wait_for_agent(AdminService *a, const char *agent, uint64_t deadline_usec) {
+        for (;;) {
+                struct timespec until = timespec_from_usec(deadline_usec);
+                uint64_t generation;
+
+                pthread_mutex_lock(&a->boot_lock);
+                generation = a->agents_generation;
+                pthread_mutex_unlock(&a->boot_lock);
+
+                /* Checked after reading the generation: an arrival in between bumps it. */
+                if (agent_present(a, agent))
+                        return true;
+                if (now_monotonic_usec() >= deadline_usec)
+                        return false;
+
+                pthread_mutex_lock(&a->boot_lock);
+                while (a->agents_generation == generation)
+                        if (pthread_cond_timedwait(&a->boot_cond, &a->boot_lock, &until) == ETIMEDOUT)
+                                break;
+                pthread_mutex_unlock(&a->boot_lock);
+        }
+}
+
+/* Boots @vm_unit through the host agent and waits for @agent. Fills @status on failure. */
+static int boot_vm(AdminService *a, const char *vm, const char *vm_unit, const char *agent, uint64_t deadline_usec,
+                   RpcStatus *status) {
+        _cleanup_(registry_entry_freep) RegistryEntry *host = NULL;
+        _cleanup_pb_ Systemd__UnitStatusResponse *st = NULL;
+        int64_t left_ms;
+        int r;
+
+        r = host_agent(a, &host, status);
+        if (r < 0) {
+                if (status->code == RPC_NOT_FOUND)
+                        rpc_status_set(status, RPC_FAILED_PRECONDITION,
+                                       "the VM '%s' is not running, and no host agent is registered to start it", vm);
+                return r;
+        }
+        r = get_unit_status(a, host, vm_unit, a->config.call_timeout_ms, &st, status);
+        if (r < 0) {
+                if (status->code == RPC_NOT_FOUND)
+                        rpc_status_set(status, RPC_NOT_FOUND, "no VM '%s': the host agent does not control '%s'", vm,
+                                       vm_unit);
+                return r;
+        }
+        if (!streq(st->unitstatus->loadstate, "loaded")) {
+                rpc_status_set(status, RPC_NOT_FOUND, "no VM '%s': '%s' is %s on the host", vm, vm_unit,
+                               st->unitstatus->loadstate);
+                return -ENOENT;
+        }
+        if (!streq(st->unitstatus->activestate, "active")) {
+                left_ms = (int64_t) ((deadline_usec - MIN(now_monotonic_usec(), deadline_usec)) / USEC_PER_MSEC);
+                r = unit_request(a, host, "/systemd.UnitControlService/StartUnit", vm_unit, MAX(left_ms, 1), status);
+                if (r < 0) {
+                        RpcStatusCode code = status->code == RPC_DEADLINE_EXCEEDED ? RPC_DEADLINE_EXCEEDED
+                                                                                   : RPC_FAILED_PRECONDITION;
+                        _cleanup_free_ char *why = TAKE_PTR(status->message);
+
+                        rpc_status_set(status, code, "the VM '%s' cannot start: %s", vm, strna(why));
+                        return r;
+                }
+        }
+
+        /* Event-driven: woken by the agent's registration (upstream slept 10 s). */
+        if (!wait_for_agent(a, agent, deadline_usec)) {
+                rpc_status_set(status, RPC_DEADLINE_EXCEEDED,
+                               "the VM '%s' is running, but its agent '%s' did not register within %" PRIi64 " s", vm,
+                               agent, a->config.vm_start_timeout_ms / 1000);
+                return -ETIME;
+        }
+        return 0;
+}
+
+/* Drops a reference to @boot; the last one unlists and frees it. Boot lock held. */
+static void boot_unref_locked(AdminService *a, VmBoot *boot) {
+        if (--boot->refs > 0)
+                return;
+        for (VmBoot **p = &a->boots; *p; p = &(*p)->next)
+                if (*p == boot) {
+                        *p = boot->next;
+                        break;
+                }
+        free(boot->message);
+        free(boot->vm_unit);
+        free(boot);
+}
+
+/* Makes sure the VM runs and its agent is registered; concurrent callers boot it once. */
+static int ensure_vm(AdminService *a, const char *vm, const char *vm_unit, const char *agent, RpcStatus *status) {
+        uint64_t deadline = now_monotonic_usec() + (uint64_t) a->config.vm_start_timeout_ms * USEC_PER_MSEC;
+        struct timespec until = timespec_from_usec(deadline);
+        VmBoot *boot;
+        bool mine = false;
+        int r = 0;
+
+        if (agent_present(a, agent))
+                return 0;
+
+        pthread_mutex_lock(&a->boot_lock);
+        for (boot = a->boots; boot; boot = boot->next)
+                if (streq(boot->vm_unit, vm_unit))
+                        break;
+        if (!boot) {
+                boot = calloc(1, sizeof(*boot));
+                if (boot && !(boot->vm_unit = strdup(vm_unit)))
+                        boot = mfree(boot);
+                if (!boot) {
+                        pthread_mutex_unlock(&a->boot_lock);
+                        rpc_status_set(status, RPC_RESOURCE_EXHAUSTED, "out of memory");
+                        return -ENOMEM;
+                }
+                boot->next = a->boots;
+                a->boots = boot;
+                mine = true;
+        }
+        boot->refs++;
+        pthread_mutex_unlock(&a->boot_lock);
+
+        if (mine) {
+                r = boot_vm(a, vm, vm_unit, agent, deadline, status);
+
+                pthread_mutex_lock(&a->boot_lock);
+                boot->done = true;
+                boot->code = r < 0 ? status->code : RPC_OK;
+                boot->message = status->message ? strdup(status->message) : NULL;
+                pthread_cond_broadcast(&a->boot_cond);
+                boot_unref_locked(a, boot);
+                pthread_mutex_unlock(&a->boot_lock);
+                return r;
+        }
+
+        /* Someone else boots it: wait for their outcome. */
+        pthread_mutex_lock(&a->boot_lock);
+        while (!boot->done)
+                if (pthread_cond_timedwait(&a->boot_cond, &a->boot_lock, &until) == ETIMEDOUT)
+                        break;
+        if (!boot->done) {
+                rpc_status_set(status, RPC_DEADLINE_EXCEEDED, "the VM '%s' did not come up within %" PRIi64 " s", vm,
+                               a->config.vm_start_timeout_ms / 1000);
+                r = -ETIME;
+        } else if (boot->code != RPC_OK) {
+                rpc_status_set(status, boot->code, "%s", strna(boot->message));
+                r = -EIO;
+        }
+        boot_unref_locked(a, boot);
+        pthread_mutex_unlock(&a->boot_lock);
+        return r;
+}
+
+static void handle_start_application(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
+        const Admin__ApplicationRequest *req = (const void *) request;
+        Admin__ApplicationResponse resp = ADMIN__APPLICATION_RESPONSE__INIT;
+        _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
+        _cleanup_(registry_entry_freep) RegistryEntry *agent = NULL, *entry = NULL;
+        _cleanup_pb_ Systemd__UnitStatusResponse *st = NULL;
+        _cleanup_free_ char *vm = NULL, *vm_unit = NULL, *agent_unit = NULL, *unit = NULL;
+        _cleanup_strv_free_ char **taken = NULL;
+        AdminService *a = userdata;
+        int r;
+
+        if (!name_is_valid(req->appname))
+                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "'%s' is not an application name",
+                                            req->appname);
+        if (req->__vm_name_case == ADMIN__APPLICATION_REQUEST____VM_NAME_VM_NAME && !isempty(req->vmname)) {
+                if (!name_is_valid(req->vmname))
+                        return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "'%s' is not a VM name", req->vmname);
+                vm = strdup(req->vmname);
+        } else if (asprintf(&vm, "%s-vm", req->appname) < 0)
+                vm = NULL;
+        if (!vm || asprintf(&vm_unit, "microvm@%s.service", vm) < 0 || asprintf(&agent_unit, "givc-%s.service", vm) < 0)
+                return (void) rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+
+        r = ensure_vm(a, vm, vm_unit, agent_unit, &status);
+        if (r < 0)
+                return fail_agent_call(call, &status, "cannot start application");
+        r = registry_get(a->registry, agent_unit, &agent);
+        if (r < 0)
+                return (void) rpc_call_fail(call, RPC_UNAVAILABLE, "cannot start application: the agent '%s' went away",
+                                            agent_unit);
+
+        for (int attempt = 0;; attempt++) {
+                Systemd__AppUnitRequest start = SYSTEMD__APP_UNIT_REQUEST__INIT;
+                _cleanup_pb_ ProtobufCMessage *reply = NULL;
+
+                rpc_status_done(&status);
+                unit = mfree(unit);
+                r = registry_reserve_name(a->registry, req->appname, &unit);
+                if (r < 0)
+                        break;
+                start.unitname = unit;
+                start.n_args = req->n_args;
+                start.args = req->args;
+                r = call_agent_of(a, agent, "/systemd.UnitControlService/StartApplication", &start.base,
+                                  &systemd__unit_response__descriptor, a->config.call_timeout_ms, &reply, &status);
+                if (r >= 0 || status.code != RPC_ALREADY_EXISTS || attempt + 1 >= NAME_ATTEMPTS)
+                        break;
+                /* The agent still has a unit of that name: keep it reserved, try the next. */
+                if (strv_extend(&taken, unit) < 0)
+                        break;
+        }
+        for (char **t = taken; t && *t; t++)
+                registry_unreserve(a->registry, *t);
+        if (r < 0) {
+                if (unit)
+                        registry_unreserve(a->registry, unit);
+                if (status.code == RPC_OK)
+                        rpc_status_set(&status, RPC_INTERNAL, "%s", strerror(-r));
+                return fail_agent_call(call, &status, "cannot start application");
+        }
+
+        /* Registered as it is now. An application that already finished
+         * (it ran, and was quick) is not registered at all. */
+        r = get_unit_status(a, agent, unit, a->config.call_timeout_ms, &st, &status);
+        if (r >= 0 && streq(st->unitstatus->activestate, "active")) {
+                r = -ENOMEM;
+                entry = calloc(1, sizeof(*entry));
+                if (entry) {
+                        *entry = (RegistryEntry) {
+                                .name = strdup(unit),
+                                .type = { agent->type.vm, SERVICE_TYPE_APP },
+                                .description = strdup(st->unitstatus->description),
+                                .load_state = strdup(st->unitstatus->loadstate),
+                                .active_state = strdup(st->unitstatus->activestate),
+                                .sub_state = strdup(st->unitstatus->substate),
+                                .path = strdup(st->unitstatus->path),
+                                .freezer_state = strdup(st->unitstatus->freezerstate),
+                                .placement = PLACEMENT_MANAGED,
+                                .vm = strdup(vm_unit),
+                                .by = strdup(agent_unit),
+                                .watch = true,
+                        };
+                        r = registry_register(a->registry, TAKE_PTR(entry), false);
+                }
+                if (r < 0) {
+                        registry_unreserve(a->registry, unit);
+                        return (void) rpc_call_fail(call, RPC_INTERNAL, "'%s' started but cannot be registered: %s",
+                                                    unit, strerror(-r));
+                }
+                admin_log(a, LOG_INFO, "Started '%s' in %s.", unit, vm_unit);
+        } else
+                registry_unreserve(a->registry, unit);
+
+        resp.cmdstatus = (char *) COMMAND_SUCCESSFUL;
+        resp.appstatus = (char *) COMMAND_SUCCESSFUL;
+        (void) rpc_call_reply(call, &resp.base);
+}
+
+/* ---- Pause, Resume, Stop ---- */
+
+typedef enum AppAction {
+        APP_PAUSE,
+        APP_RESUME,
+        APP_STOP,
+} AppAction;
+
+static void application_action(RpcCall *call, const Admin__ApplicationRequest *req, AdminService *a,
+                               AppAction action) {
+        static const struct {
+                const char *method, *verb;
+        } actions[] = {
+                [APP_PAUSE] = { "/systemd.UnitControlService/FreezeUnit", "pause" },
+                [APP_RESUME] = { "/systemd.UnitControlService/UnfreezeUnit", "resume" },
+                [APP_STOP] = { "/systemd.UnitControlService/StopUnit", "stop" },
+        };
+        Admin__ApplicationResponse resp = ADMIN__APPLICATION_RESPONSE__INIT;
+        _cleanup_(registry_entries_freep) RegistryEntry **entries = NULL;
+        _cleanup_free_ char *prefix = NULL;
+        int r;
+
+        /* A full unit name names one instance; a bare application name, all of
+         * its instances. (Upstream prefix-matched full names, so foot@1.service
+         * also hit foot@10.service, and refused bare names.) */
+        if (strchr(req->appname, '@')) {
+                entries = calloc(2, sizeof(RegistryEntry *));
+                if (!entries)
+                        return (void) rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+                r = registry_get(a->registry, req->appname, &entries[0]);
+        } else if (!name_is_valid(req->appname))
+                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "'%s' is not an application name",
+                                            req->appname);
+        else if (asprintf(&prefix, "%s@", req->appname) < 0)
+                r = -ENOMEM;
+        else
+                r = registry_find_prefix(a->registry, prefix, &entries);
+        if (r >= 0 && (!entries || !entries[0]))
+                r = -ENOENT;
+        if (r == -ENOENT)
+                return (void) rpc_call_fail(call, RPC_NOT_FOUND, "cannot %s '%s': no such application is registered",
+                                            actions[action].verb, req->appname);
+        if (r < 0)
+                return (void) rpc_call_fail(call, RPC_INTERNAL, "cannot %s '%s': %s", actions[action].verb,
+                                            req->appname, strerror(-r));
+
+        for (RegistryEntry **e = entries; *e; e++) {
+                _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
+                _cleanup_free_ char *what = NULL;
+
+                if ((*e)->type.service != SERVICE_TYPE_APP)
+                        return (void) rpc_call_fail(call, RPC_FAILED_PRECONDITION,
+                                                    "cannot %s '%s': it is not an application", actions[action].verb,
+                                                    (*e)->name);
+                r = unit_request(a, *e, actions[action].method, (*e)->name, a->config.call_timeout_ms, &status);
+                if (r < 0) {
+                        if (asprintf(&what, "cannot %s '%s'", actions[action].verb, (*e)->name) < 0)
+                                what = NULL;
+                        return fail_agent_call(call, &status, strna(what));
+                }
+                if (action == APP_STOP)
+                        /* Gone: no need to wait for the monitor to notice. */
+                        (void) registry_deregister(a->registry, (*e)->name);
+                else
+                        /* Show Paused/Running now rather than at the next round. */
+                        poll_entry(a, *e);
+        }
+
+        resp.cmdstatus = (char *) COMMAND_SUCCESSFUL;
+        resp.appstatus = (char *) COMMAND_SUCCESSFUL;
+        (void) rpc_call_reply(call, &resp.base);
+}
+
+static void handle_pause_application(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
+        application_action(call, (const void *) request, userdata, APP_PAUSE);
+}
+
+static void handle_resume_application(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
+        application_action(call, (const void *) request, userdata, APP_RESUME);
+}
+
+static void handle_stop_application(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
+        application_action(call, (const void *) request, userdata, APP_STOP);
+}
+
+/* ---- Power ---- */
+
+static void power_action(RpcCall *call, AdminService *a, const char *target) {
+        Admin__Empty resp = ADMIN__EMPTY__INIT;
+        _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
+        _cleanup_(registry_entry_freep) RegistryEntry *host = NULL;
+        _cleanup_free_ char *what = NULL;
+
+        if (asprintf(&what, "cannot start '%s' on the host", target) < 0)
+                what = NULL;
+        if (host_agent(a, &host, &status) < 0 ||
+            unit_request(a, host, "/systemd.UnitControlService/StartUnit", target, a->config.call_timeout_ms,
+                         &status) < 0)
+                return fail_agent_call(call, &status, strna(what));
+        admin_log(a, LOG_NOTICE, "Started '%s' on the host.", target);
+        (void) rpc_call_reply(call, &resp.base);
+}
+
+static void handle_poweroff(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
+        power_action(call, userdata, "poweroff.target");
+}
+
+static void handle_reboot(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
+        power_action(call, userdata, "reboot.target");
+}
+
+static void handle_suspend(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
+        power_action(call, userdata, "suspend.target");
+}
+
+static void handle_wakeup(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
+        /* A suspended host runs nothing that could receive this, upstream's
+         * admin has no mechanism either ("Not supported"). */
+        (void) rpc_call_fail(call, RPC_UNIMPLEMENTED,
+                             "Not supported: a suspended host cannot be woken through givc; use its power button, "
+                             "keyboard or RTC wake alarm");
+}
+
+/* ---- SetLocale, SetTimezone ---- */
+
+/* Pushes the locale and timezone to every manager agent, in parallel. */
+static void push_locale_to_all(AdminService *a) {
+        _cleanup_(registry_entries_freep) RegistryEntry **entries = NULL;
+
+        if (registry_list(a->registry, &entries, NULL) < 0)
+                return;
+        for (RegistryEntry **e = entries; *e; e++)
+                if ((*e)->type.service == SERVICE_TYPE_MGR && !queue_job(a, *e, JOB_PUSH_LOCALE))
+                        admin_log(a, LOG_WARNING, "Cannot push the locale to '%s': too much work queued.", (*e)->name);
+}
+
+/* Stores a new locale or timezone, then pushes both to every manager agent. */
+static void set_setting(RpcCall *call, AdminService *a, char **field, const char *value,
+                        bool (*is_valid)(const char *), const char *what) {
+        Admin__Empty resp = ADMIN__EMPTY__INIT;
+        int r;
+
+        if (!is_valid(value))
+                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "Invalid %s: '%s'", what, value);
+        pthread_mutex_lock(&a->lock);
+        r = free_and_strdup(field, value);
+        pthread_mutex_unlock(&a->lock);
+        if (r < 0)
+                return (void) rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
+        mark_dirty(a);
+        push_locale_to_all(a);
+        (void) rpc_call_reply(call, &resp.base);
+}
+
+static void handle_set_locale(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
+        const Admin__LocaleRequest *req = (const void *) request;
+        AdminService *a = userdata;
+
+        set_setting(call, a, &a->locale, req->locale, locale_is_valid, "locale");
+}
+
+static void handle_set_timezone(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
+        const Admin__TimezoneRequest *req = (const void *) request;
+        AdminService *a = userdata;
+
+        set_setting(call, a, &a->timezone, req->timezone, timezone_is_valid, "timezone");
+}
+
+/* ---- the state ---- */
+
+static int save_state(AdminService *a) {
+        _cleanup_(registry_entries_freep) RegistryEntry **entries = NULL;
+        _cleanup_free_ char *locale = NULL, *timezone = NULL;
+        size_t n;
+        int r;
+
+        r = registry_list(a->registry, &entries, &n);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&a->lock);
+        locale = a->locale ? strdup(a->locale) : NULL;
+        timezone = a->timezone ? strdup(a->timezone) : NULL;
+        pthread_mutex_unlock(&a->lock);
+        return admin_state_save(a->state_path, entries, n, locale, timezone);
+}
+
+/* Writes the state whenever it changed; changes arriving meanwhile are coalesced. */
+static void *writer_thread(void *userdata) {
+        AdminService *a = userdata;
+        bool failing = false;
+
+        pthread_mutex_lock(&a->writer_lock);
+        for (;;) {
+                int r;
+
+                while (!a->dirty && !a->writer_stop)
+                        pthread_cond_wait(&a->writer_wake, &a->writer_lock);
+                if (!a->dirty)
+                        break;
+                a->dirty = false;
+                pthread_mutex_unlock(&a->writer_lock);
+
+                r = save_state(a);
+                if (r < 0 && !failing)
+                        admin_log(a, LOG_ERR, "Cannot save the state to '%s': %s", a->state_path, strerror(-r));
+                else if (r >= 0 && failing)
+                        admin_log(a, LOG_NOTICE, "The state is saved to '%s' again.", a->state_path);
+                failing = r < 0;
+
+                pthread_mutex_lock(&a->writer_lock);
+        }
+        pthread_mutex_unlock(&a->writer_lock);
+        return NULL;
+}
+
+static int load_state(AdminService *a, char **ret_error) {
+        _cleanup_(admin_state_done) AdminState st = {};
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (mkdir(a->config.state_dir, 0700) < 0 && errno != EEXIST)
+                return error_set(ret_error, -errno, "cannot create the state directory '%s': %s", a->config.state_dir,
+                                 strerror(errno));
+        if (asprintf(&a->state_path, "%s/%s", a->config.state_dir, ADMIN_STATE_FILE) < 0)
+                return -ENOMEM;
+
+        /* Two admins writing one state would lose each other's changes. */
+        {
+                _cleanup_free_ char *lock_path = NULL;
+
+                if (asprintf(&lock_path, "%s/.lock", a->config.state_dir) < 0)
+                        return -ENOMEM;
+                a->state_lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+                if (a->state_lock_fd < 0)
+                        return error_set(ret_error, -errno, "cannot open '%s': %s", lock_path, strerror(errno));
+                if (flock(a->state_lock_fd, LOCK_EX | LOCK_NB) < 0)
+                        return error_set(ret_error, errno == EWOULDBLOCK ? -EBUSY : -errno,
+                                         "another admin uses the state directory '%s'", a->config.state_dir);
+        }
+
+        r = admin_state_load(a->state_path, &st, &error);
+        if (r == -ENOENT)
+                return 0;
+        if (r == -EBADMSG) {
+                _cleanup_free_ char *aside = NULL;
+
+                /* Kept for people to look at; agents will register again. */
+                if (asprintf(&aside, "%s.broken-%ld", a->state_path, (long) time(NULL)) >= 0 &&
+                    rename(a->state_path, aside) >= 0)
+                        admin_log(a, LOG_ERR, "%s; moved it to '%s' and starting with an empty registry.",
+                                  strna(error), aside);
+                else
+                        admin_log(a, LOG_ERR, "%s; starting with an empty registry.", strna(error));
+                return 0;
+        }
+        if (r < 0)
+                return error_set(ret_error, r, "cannot read '%s': %s", a->state_path, strerror(-r));
+
+        a->locale = TAKE_PTR(st.locale);
+        a->timezone = TAKE_PTR(st.timezone);
+        for (size_t i = 0; i < st.n_entries; i++) {
+                r = registry_register(a->registry, TAKE_PTR(st.entries[i]), false);
+                if (r < 0)
+                        return r;
+        }
+        admin_log(a, LOG_INFO, "Restored %zu registry entries from '%s'.", st.n_entries, a->state_path);
+        return 0;
+}
+
+/* ---- set-up ---- */
+
+static const RpcMethod admin_methods[] = {
+#define ADMIN_METHOD(name, req, resp, fn, fl)                                                               {                                                                                                          .path = "/admin.AdminService/" name, .request = &(req), .response = &(resp),                        .kind = RPC_UNARY, .flags = (fl), .handler = (fn),                                         }
+        ADMIN_METHOD("RegisterService", admin__registry_request__descriptor, admin__registry_response__descriptor,
+                     handle_register_service, RPC_METHOD_INLINE),
+        ADMIN_METHOD("StartApplication", admin__application_request__descriptor,
+                     admin__application_response__descriptor, handle_start_application, 0),
+        ADMIN_METHOD("PauseApplication", admin__application_request__descriptor,
+                     admin__application_response__descriptor, handle_pause_application, 0),
+        ADMIN_METHOD("ResumeApplication", admin__application_request__descriptor,
+                     admin__application_response__descriptor, handle_resume_application, 0),
+        ADMIN_METHOD("StopApplication", admin__application_request__descriptor,
+                     admin__application_response__descriptor, handle_stop_application, 0),
+        ADMIN_METHOD("SetLocale", admin__locale_request__descriptor, admin__empty__descriptor, handle_set_locale,
+                     RPC_METHOD_INLINE),
+        ADMIN_METHOD("SetTimezone", admin__timezone_request__descriptor, admin__empty__descriptor,
+                     handle_set_timezone, RPC_METHOD_INLINE),
+        ADMIN_METHOD("Poweroff", admin__empty__descriptor, admin__empty__descriptor, handle_poweroff, 0),
+        ADMIN_METHOD("Reboot", admin__empty__descriptor, admin__empty__descriptor, handle_reboot, 0),
+        ADMIN_METHOD("Suspend", admin__empty__descriptor, admin__empty__descriptor, handle_suspend, 0),
+        ADMIN_METHOD("Wakeup", admin__empty__descriptor, admin__empty__descriptor, handle_wakeup, RPC_METHOD_INLINE),
+        ADMIN_METHOD("QueryList", admin__empty__descriptor, admin__query_list_response__descriptor,
+                     handle_query_list, RPC_METHOD_INLINE),
+#undef ADMIN_METHOD
+        {
+                .path = "/admin.AdminService/Watch",
+                .request = &admin__empty__descriptor,
+                .response = &admin__watch_item__descriptor,
+                .kind = RPC_SERVER_STREAM,
+                .flags = RPC_METHOD_INLINE,
+                .handler = handle_watch,
+        },
+};
+
+int admin_service_new(AdminService **ret, const AdminServiceConfig *c, char **ret_error) {
+        _cleanup_(admin_service_freep) AdminService *a = NULL;
+        int r;
+
+        if (!c->timers)
+                return -EINVAL;
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->config = *c;
+        a->state_lock_fd = -EBADF;
+        if (a->config.monitor_interval_ms <= 0)
+                a->config.monitor_interval_ms = DEFAULT_MONITOR_INTERVAL_MS;
+        if (a->config.poll_timeout_ms <= 0)
+                a->config.poll_timeout_ms = MIN(a->config.monitor_interval_ms, MAX_POLL_TIMEOUT_MS);
+        if (a->config.vm_start_timeout_ms <= 0)
+                a->config.vm_start_timeout_ms = DEFAULT_VM_START_TIMEOUT_MS;
+        if (a->config.call_timeout_ms <= 0)
+                a->config.call_timeout_ms = DEFAULT_CALL_TIMEOUT_MS;
+
+        pthread_mutex_init(&a->lock, NULL);
+        pthread_mutex_init(&a->writer_lock, NULL);
+        pthread_cond_init(&a->writer_wake, NULL);
+        pthread_mutex_init(&a->watchers_lock, NULL);
+        pthread_mutex_init(&a->boot_lock, NULL);
+        thread_cond_init_monotonic(&a->boot_cond);
+
+        r = registry_new(&a->registry);
+        if (r < 0)
+                return r;
+        r = agent_clients_new(&a->clients, c->tls);
+        if (r < 0)
+                return r;
+        r = workpool_new(&a->background, BACKGROUND_WORKERS, BACKGROUND_QUEUE);
+        if (r < 0)
+                return r;
+
+        if (a->config.state_dir) {
+                r = load_state(a, ret_error);
+                if (r < 0)
+                        return r;
+        }
+
+        /* After restoring: the restored entries are not news. */
+        r = registry_subscribe(a->registry, on_registry_change, NULL, a, &a->listener);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+int admin_service_attach(AdminService *a, RpcServer *s) {
+        int r;
+
+        r = rpc_server_add_methods(s, admin_methods, ELEMENTSOF(admin_methods), a);
+        if (r < 0)
+                return r;
+        return rpc_server_add_shutdown_hook(s, watchers_shutdown, a);
+}
+
+int admin_service_start(AdminService *a) {
+        int r;
+
+        if (a->state_path) {
+                r = thread_start(&a->writer, writer_thread, a);
+                if (r < 0)
+                        return r;
+                a->writer_started = true;
+        }
+        /* The first round right away: after a restart, the restored registry is checked at once. */
+        pthread_mutex_lock(&a->lock);
+        r = timers_add(a->config.timers, 0, (uint64_t) a->config.monitor_interval_ms, monitor_tick, a, &a->monitor);
+        pthread_mutex_unlock(&a->lock);
+        return r;
+}
+
+void admin_service_stop(AdminService *a) {
+        TimerEvent *monitor;
+
+        pthread_mutex_lock(&a->lock);
+        monitor = TAKE_PTR(a->monitor);
+        a->stopped = true;
+        pthread_mutex_unlock(&a->lock);
+        if (monitor)
+                timers_cancel(a->config.timers, monitor);
+
+        /* Polls and pushes in progress end within their deadlines. */
+        a->background = workpool_free(a->background);
+
+        if (a->writer_started) {
+                pthread_mutex_lock(&a->writer_lock);
+                a->writer_stop = true;
+                pthread_cond_signal(&a->writer_wake);
+                pthread_mutex_unlock(&a->writer_lock);
+                pthread_join(a->writer, NULL);
+                a->writer_started = false;
+        }
+}
+
+AdminService *admin_service_free(AdminService *a) {
+        if (!a)
+                return NULL;
+        admin_service_stop(a);
+        if (a->listener)
+                registry_unsubscribe(a->registry, a->listener);
+        registry_free(a->registry);
+        agent_clients_free(a->clients);
+        workpool_free(a->background);
+        free(a->state_path);
+        if (a->state_lock_fd >= 0)
+                (void) close(a->state_lock_fd);
+        free(a->locale);
+        free(a->timezone);
+        strv_free(a->polling);
+        pthread_mutex_destroy(&a->lock);
+        pthread_mutex_destroy(&a->writer_lock);
+        pthread_cond_destroy(&a->writer_wake);
+        pthread_mutex_destroy(&a->watchers_lock);
+        pthread_mutex_destroy(&a->boot_lock);
+        pthread_cond_destroy(&a->boot_cond);
+        free(a);
+        return NULL;
+}
+
+Registry *admin_service_registry(AdminService *a) {
+        return a->registry;
+}
