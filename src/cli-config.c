@@ -62,7 +62,8 @@ int cli_config_parse(CliConfig *c, int argc, char **argv, char **ret_error) {
         *c = (CliConfig) {
                 .use_tls = true,
                 .timeout_ms = DEFAULT_TIMEOUT_MS,
-                .log_level = LOG_WARNING,
+                /* Only errors: gRPC's warnings about a failed connection are explained by our own. */
+                .log_level = LOG_ERR,
         };
 
         if ((e = getenv_givc("ADDR", &source))) {
@@ -79,8 +80,19 @@ int cli_config_parse(CliConfig *c, int argc, char **argv, char **ret_error) {
                 return -ENOMEM;
         if ((e = getenv_givc("HOST_KEY", &source)) && free_and_strdup(&c->key, e) < 0)
                 return -ENOMEM;
-        if ((e = getenv("GIVC_TIMEOUT")) && parse_duration_ms(e, &c->timeout_ms) < 0)
-                return error_set(ret_error, -EINVAL, "GIVC_TIMEOUT='%s' is not a duration (e.g. 5s)", e);
+        if ((e = getenv("GIVC_TIMEOUT"))) {
+                if (parse_duration_ms(e, &c->timeout_ms) < 0 || c->timeout_ms <= 0)
+                        return error_set(ret_error, -EINVAL, "GIVC_TIMEOUT='%s' is not a positive duration (e.g. 5s)",
+                                         e);
+                c->timeout_set = true;
+        }
+        /* Later upstream CLIs read GIVC_NO_TLS (clap's bool: "true"/"false"). */
+        if ((e = getenv("GIVC_NO_TLS"))) {
+                r = parse_boolean(e);
+                if (r < 0)
+                        return error_set(ret_error, -EINVAL, "GIVC_NO_TLS='%s' is not true or false", e);
+                c->use_tls = !r;
+        }
 
         /* "+": stop at the subcommand; its options are its own. */
         optind = 0;
@@ -119,8 +131,9 @@ int cli_config_parse(CliConfig *c, int argc, char **argv, char **ret_error) {
                                                "(gRPC core 1.51 has no vsock transport)");
                 case ARG_TIMEOUT:
                         if (parse_duration_ms(optarg, &c->timeout_ms) < 0 || c->timeout_ms <= 0)
-                                return error_set(ret_error, -EINVAL, "--timeout '%s' is not a positive duration (e.g. 5s)",
-                                            optarg);
+                                return error_set(ret_error, -EINVAL,
+                                                 "--timeout '%s' is not a positive duration (e.g. 5s)", optarg);
+                        c->timeout_set = true;
                         break;
                 case ARG_DEBUG:
                         c->log_level = LOG_DEBUG;
@@ -134,43 +147,55 @@ int cli_config_parse(CliConfig *c, int argc, char **argv, char **ret_error) {
                         return r;
         }
         c->command_index = optind;
+        c->address = TAKE_PTR(addr);
+        c->address_source = TAKE_PTR(addr_source);
+        c->port = TAKE_PTR(port);
+        return CONFIG_RUN;
+}
 
-        if (isempty(addr))
+int cli_config_resolve(CliConfig *c, char **ret_error) {
+        const char *why = NULL;
+        int r;
+
+        if (isempty(c->address))
                 return error_set(ret_error, -EINVAL, "no admin address: give --addr (or set ADDR)");
-        if (startswith(addr, "unix:") || startswith(addr, "unix-abstract:")) {
-                const char *why = NULL;
-
-                r = address_parse(addr, &c->target, &why);
+        if (startswith(c->address, "unix:") || startswith(c->address, "unix-abstract:")) {
+                r = address_parse(c->address, &c->target, &why);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return error_set(ret_error, -EINVAL, "%s '%s' is not a valid address: %s", addr_source, addr, why);
+                        return error_set(ret_error, -EINVAL, "%s '%s' is not a valid address: %s", c->address_source,
+                                         c->address, why);
         } else {
-                const char *why = NULL;
-
-                if (isempty(port))
+                if (isempty(c->port))
                         return error_set(ret_error, -EINVAL, "no admin port: give --port (or set PORT)");
-                r = address_from_transport("tcp", addr, port, &c->target, &why);
+                r = address_from_transport("tcp", c->address, c->port, &c->target, &why);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0 || c->target->port == 0)
-                        return error_set(ret_error, -EINVAL, "'%s' port '%s' is not a valid admin address: %s", addr, port,
-                                    why ?: "the port must be from 1 to 65535");
+                        return error_set(ret_error, -EINVAL, "'%s' port '%s' is not a valid admin address: %s",
+                                         c->address, c->port, why ?: "the port must be from 1 to 65535");
         }
 
         if (c->use_tls) {
                 if (isempty(c->ca_cert))
-                        return error_set(ret_error, -EINVAL, "no CA certificate: give --cacert (or set CA_CERT), or --notls");
+                        return error_set(ret_error, -EINVAL,
+                                         "no CA certificate: give --cacert (or set CA_CERT), or --notls");
                 if (isempty(c->cert))
-                        return error_set(ret_error, -EINVAL, "no client certificate: give --cert (or set HOST_CERT), or --notls");
+                        return error_set(ret_error, -EINVAL,
+                                         "no client certificate: give --cert (or set HOST_CERT), or --notls");
                 if (isempty(c->key))
-                        return error_set(ret_error, -EINVAL, "no client key: give --key (or set HOST_KEY), or --notls");
+                        return error_set(ret_error, -EINVAL,
+                                         "no client key: give --key (or set HOST_KEY), or --notls");
         }
-        return CONFIG_RUN;
+        return 0;
 }
 
 void cli_config_done(CliConfig *c) {
         address_free(c->target);
+        free(c->address);
+        free(c->address_source);
+        free(c->port);
         free(c->name);
         free(c->ca_cert);
         free(c->cert);

@@ -14,8 +14,12 @@
  *   --cert PATH     [GIVC_HOST_CERT, HOST_CERT]
  *   --key PATH      [GIVC_HOST_KEY, HOST_KEY]  (--host-key: the same, as upstream)
  *   --notls                                 plaintext
+ *   --notls         [GIVC_NO_TLS=true]
  *   --timeout TIME  [GIVC_TIMEOUT]          deadline of each call (default 5s)
  *   --debug
+ *
+ * Parsing only collects; cli_config_resolve() then insists on an address
+ * and the TLS files, so `givc cli start --help` works without them.
  */
 
 #include <stdbool.h>
@@ -25,13 +29,17 @@
 #include "admin-config.h"
 
 typedef struct CliConfig {
-        Address *target;
+        char *address;        /* as given */
+        char *address_source; /* "--addr", "ADDR" or "GIVC_ADDR", for messages */
+        char *port;
+        Address *target;      /* set by cli_config_resolve() */
         char *name;
         bool use_tls;
         char *ca_cert;
         char *cert;
         char *key;
         int64_t timeout_ms;
+        bool timeout_set; /* given with --timeout or GIVC_TIMEOUT, not the default */
         int log_level;
         int command_index; /* argv index of the subcommand; argc when there is none */
 } CliConfig;
@@ -44,5 +52,13 @@ typedef struct CliConfig {
  * Return: a ConfigParseResult, -EINVAL, -ENOMEM.
  */
 int cli_config_parse(CliConfig *c, int argc, char **argv, char **ret_error);
+
+/**
+ * cli_config_resolve() - the admin's address, and the TLS files unless --notls
+ * @ret_error: on -EINVAL, a malloc'd sentence saying what is missing or wrong
+ *
+ * Return: 0, -EINVAL, -ENOMEM.
+ */
+int cli_config_resolve(CliConfig *c, char **ret_error);
 
 void cli_config_done(CliConfig *c);

@@ -2,19 +2,19 @@
 #pragma once
 
 /*
- * The OpenSSL plumbing that tls.c and certs.c share: cleanup helpers for
- * OpenSSL's types, reading PEM files and parsing PEM text, and the strings
- * both put into messages.
+ * The OpenSSL plumbing that tls.c, tls-probe.c and certs.c share: cleanup
+ * helpers for OpenSSL's types, reading PEM files and parsing PEM text, and
+ * the strings they put into messages.
  *
- * Include this ONLY from tls.c and certs.c (and openssl-util.c): they are the
- * only modules that may see OpenSSL headers, and everything else goes through
- * tls.h and certs.h. Like systemd's openssl-util.h, which is the one place
+ * Include this ONLY from tls.c, tls-probe.c and certs.c (and openssl-util.c):
+ * the only modules that may see OpenSSL headers; everything else goes through
+ * tls.h, tls-probe.h and certs.h. Like systemd's openssl-util.h, which is the one place
  * systemd keeps such helpers.
  *
  * Nothing here logs. Functions return 0 or a negative errno, set their ret_
  * parameters only on success, never prompt for a passphrase, and may leave
  * entries in the calling thread's OpenSSL error queue: the public functions
- * of tls.c and certs.c empty it (see openssl_return()).
+ * of these modules empty it (see openssl_return()).
  */
 
 #include <openssl/asn1.h>

@@ -3,8 +3,8 @@
 
 /*
  * Certificates and keys as the transport needs them, and the identity of an
- * authenticated peer. This module (with certs.c) is the only code that
- * includes OpenSSL headers; it uses OpenSSL 3 APIs only.
+ * authenticated peer. This module (with certs.c and tls-probe.c) is the
+ * only code that includes OpenSSL headers; it uses OpenSSL 3 APIs only.
  *
  * Loading checks everything a person can get wrong before any socket is
  * opened: unreadable or non-PEM files, a key that does not belong to the

@@ -28,7 +28,7 @@ static inline void clear_environment(void) {
                 "SERVICES", "DEBUG", "GIVC_LOG", "AGENT", "ADMIN_SERVER", "TLS_CONFIG", "APPLICATIONS",
                 "PARENT", "HWID", "HWID_IFACE", "WIFI", "SOCKET_PROXY", "ADMIN_SERVER_NAME", "ADMIN_SERVER_ADDR",
                 "ADMIN_SERVER_PORT", "ADMIN_SERVER_PROTO", "GIVC_ADDR", "GIVC_PORT", "GIVC_NAME", "GIVC_CA_CERT",
-                "GIVC_HOST_CERT", "GIVC_HOST_KEY", "GIVC_TIMEOUT",
+                "GIVC_HOST_CERT", "GIVC_HOST_KEY", "GIVC_TIMEOUT", "GIVC_NO_TLS", "STATE_DIRECTORY",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
