@@ -270,8 +270,16 @@ static int probe(const Address *address, const char *where, const char *tls_name
                         break;
                 err = SSL_get_error(ssl, k);
                 if (err == SSL_ERROR_ZERO_RETURN)
-                        return error_set(ret_reason, -ECONNRESET, "%s closed the connection after the TLS handshake",
-                                         where);
+                        return error_set(ret_reason, -ECONNRESET,
+                                         "%s closed the connection after the TLS handshake", where);
+                if (err == SSL_ERROR_SYSCALL ||
+                    (err == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_last_error()) ==
+                                                     SSL_R_UNEXPECTED_EOF_WHILE_READING))
+                        /* Hung up without a word, right after checking our certificate. */
+                        return error_set(ret_reason, -EKEYREJECTED,
+                                         "%s closed the connection after the TLS handshake: it does not accept "
+                                         "our certificate '%s' (it trusts only its own CA)",
+                                         where, cert_path);
                 if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
                         return handshake_failure(ssl, leaf, where, tls_name, ca_path, cert_path, ret_reason);
                 if (wait_fd(fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) < 0)

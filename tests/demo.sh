@@ -1,26 +1,46 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 #
-# The demonstration run by the README's first command: certificates from
-# `givc certs`, an admin server on mutual TLS, and our own client checking it.
-# Everything it starts is stopped, and everything it creates removed, when it
-# ends or is interrupted.
+# The demonstration run by the README's first command: the whole system on
+# one machine. The multi-VM test bed (tests/integration/testbed.py) brings
+# up a host agent, an admin VM and two application VMs, each VM a real
+# systemd user manager on its own loopback address that the host's manager
+# boots through microvm@NAME.service, with certificates from `givc certs`.
+# Then the CLI drives it the way a person or the GUI would, narrated.
+# Everything it starts is stopped, and everything it creates removed, when
+# it ends or is interrupted.
 #
 # Usage: tests/demo.sh [PATH-TO-GIVC]
 
 set -eu
 
+cd "$(dirname "$0")/.."
 GIVC=$(readlink -f "${1:-build/applets/givc}")
 [ -x "$GIVC" ] || { echo "no givc binary at '$GIVC'; build first (meson compile -C build)" >&2; exit 1; }
+PYTHON=/usr/bin/python3
 
+# Short: unix socket paths live under it.
 WORK=$(mktemp -d /tmp/givc-demo-XXXXXX)
-ADMIN_PID=""
+BED_PID=""
+WATCH_PID=""
 cleanup() {
-        if [ -n "$ADMIN_PID" ] && kill -0 "$ADMIN_PID" 2>/dev/null; then
-                kill -TERM "$ADMIN_PID" 2>/dev/null || true
-                wait "$ADMIN_PID" 2>/dev/null || true
+        status=$?
+        if [ -n "$WATCH_PID" ]; then
+                kill -TERM "$WATCH_PID" 2>/dev/null || true
+                wait "$WATCH_PID" 2>/dev/null || true
+        fi
+        if [ -n "$BED_PID" ] && kill -0 "$BED_PID" 2>/dev/null; then
+                echo
+                echo "Stopping the VMs, the agents and the admin…"
+                kill -TERM "$BED_PID" 2>/dev/null || true
+                wait "$BED_PID" 2>/dev/null || status=1
+        fi
+        if [ "$status" -ne 0 ] && [ -d "$WORK/bed/logs" ]; then
+                echo "The demonstration failed; the logs say:" >&2
+                tail -n 20 "$WORK"/bed/logs/*.log "$WORK/bed.err" 2>/dev/null >&2 || true
         fi
         rm -rf "$WORK"
+        exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -29,78 +49,102 @@ step() {
         printf '\n\033[1m== %s\033[0m\n' "$*"
 }
 
-free_port() {
-        /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+say() {
+        printf '%s\n' "$*" | fold -s -w 100
 }
 
-step "1. A certificate authority and two certificates, made by 'givc certs'"
-"$GIVC" certs ca "$WORK/ca"
-"$GIVC" certs issue --ca "$WORK/ca" --name admin-vm --ip 127.0.0.1
-"$GIVC" certs issue --ca "$WORK/ca" --name ghaf-host
+# Shows a command, then runs it.
+run() {
+        printf '\033[2m$ %s\033[0m\n' "$*"
+        "$@"
+}
+
+json() {
+        "$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+                "$WORK/bed.json" "$1"
+}
+
+step "1. Bringing up a host, an admin VM and two application VMs"
+say "Each VM gets its own loopback address, its own systemd manager and its own certificate from" \
+    "'givc certs'. Only the host and gui-vm start now; chromium-vm stays off until it is needed."
+"$PYTHON" tests/integration/testbed.py up --givc "$GIVC" --workdir "$WORK/bed" --with-admin \
+        --boot gui-vm --port 0 --admin-port 0 >"$WORK/bed.json" 2>"$WORK/bed.err" &
+BED_PID=$!
+until "$PYTHON" -c 'import json, sys; json.load(open(sys.argv[1]))' "$WORK/bed.json" 2>/dev/null; do
+        kill -0 "$BED_PID" 2>/dev/null || { BED_PID=""; echo "the test bed did not come up" >&2; exit 1; }
+        sleep 0.2
+done
+ADMIN=$(json 'd["admin"]["address"]')
+HOST=$(json 'd["vms"]["ghaf-host"]["address"]')
+echo "  admin        admin-vm      $ADMIN"
+echo "  host agent   ghaf-host     $HOST"
+echo "  VM           gui-vm        127.0.0.3 (running)"
+echo "  VM           chromium-vm   127.0.0.5 (not running; apps: foot, clearexit)"
 echo
-"$GIVC" certs show "$WORK/ca/admin-vm/admin-vm-cert.pem"
+run "$GIVC" certs show "$WORK/bed/certs/ghaf-host/ghaf-host-cert.pem"
 
-step "2. The admin service, listening on 127.0.0.1 with mutual TLS"
-PORT=$(free_port)
-"$GIVC" admin --addr 127.0.0.1 --port "$PORT" --use-tls --state-dir "$WORK/admin-state" \
-        --ca-cert "$WORK/ca/admin-vm/ca-cert.pem" \
-        --host-cert "$WORK/ca/admin-vm/admin-vm-cert.pem" \
-        --host-key "$WORK/ca/admin-vm/admin-vm-key.pem" 2>"$WORK/admin.log" &
-ADMIN_PID=$!
-
+# The CLI as the host uses it: admin address, name, CA and the host's own certificate.
+set -- $(json '" ".join(d["cli"][2:])')
+CLI_OPTIONS="$*"
+set --
 cli() {
-        "$GIVC" cli --addr 127.0.0.1 --port "$PORT" --name admin-vm \
-                --cacert "$WORK/ca/ghaf-host/ca-cert.pem" \
-                --cert "$WORK/ca/ghaf-host/ghaf-host-cert.pem" \
-                --key "$WORK/ca/ghaf-host/ghaf-host-key.pem" "$@"
+        # shellcheck disable=SC2086
+        "$GIVC" cli $CLI_OPTIONS "$@"
+}
+show() {
+        printf '\033[2m$ givc cli %s\033[0m\n' "$*"
+        cli "$@"
 }
 
-# Wait until it answers (it is usually ready within a few milliseconds).
-tries=0
-until cli --timeout 1s health >/dev/null 2>&1; do
-        tries=$((tries + 1))
-        [ "$tries" -lt 100 ] || { echo "the admin did not come up:" >&2; cat "$WORK/admin.log" >&2; exit 1; }
-        kill -0 "$ADMIN_PID" 2>/dev/null || { echo "the admin exited:" >&2; cat "$WORK/admin.log" >&2; exit 1; }
-        sleep 0.1
-done
-echo "admin (pid $ADMIN_PID) is listening on 127.0.0.1:$PORT"
+step "2. The registry: every agent and the services they announced"
+say "Agents registered themselves with the admin when they started; the admin checked that each one's" \
+    "certificate carries the name it registered under."
+cli test ensure --retry 30 givc-gui-vm.service
+show query-list
 
-step "3. The host's client (certificate 'ghaf-host') asks the admin whether it is serving"
-printf 'givc cli health                                -> '
-cli health
-printf 'givc cli health grpc.health.v1.Health          -> '
-cli health grpc.health.v1.Health
-printf 'givc cli health grpc.reflection.v1.ServerReflection -> '
-cli health grpc.reflection.v1.ServerReflection
+step "3. A second terminal watches the registry change"
+cli watch >"$WORK/watch.txt" 2>&1 &
+WATCH_PID=$!
+say "(givc cli watch, running in the background; its output is shown at the end)"
 
-step "4. A client with a certificate from a different CA is turned away by the server"
+step "4. Starting foot in chromium-vm, which is not running"
+say "The admin asks the host agent to start microvm@chromium-vm.service, waits for the VM's agent to" \
+    "register, then starts the application there."
+start=$(date +%s%N)
+show start foot --vm chromium-vm
+end=$(date +%s%N)
+echo "(took $(( (end - start) / 1000000 )) ms, the VM boot included)"
+show query-list
+
+step "5. Pausing it: systemd freezes its cgroup"
+show pause foot@0.service
+show query --by-name foot@0.service
+
+step "6. Resuming and stopping it"
+show resume foot@0.service
+show query --by-name foot@0.service --as-json
+show stop foot@0.service
+say "Stopped applications leave the registry."
+show query --by-type 14
+
+step "7. What the watching terminal saw"
+sleep 1
+kill -TERM "$WATCH_PID" 2>/dev/null || true
+wait "$WATCH_PID" 2>/dev/null || true
+WATCH_PID=""
+sed 's/^/  | /' "$WORK/watch.txt"
+
+step "8. A stranger is turned away"
+say "A client whose certificate comes from another CA is refused by the admin:"
 "$GIVC" certs ca "$WORK/rogue-ca" >/dev/null
-"$GIVC" certs issue --ca "$WORK/rogue-ca" --name ghaf-host >/dev/null
-# openssl as the rogue client: it trusts the real CA, but presents a certificate of its own CA.
-# (With TLS 1.3 the client only learns of the refusal after its side of the handshake.)
-echo | openssl s_client -connect "127.0.0.1:$PORT" -alpn h2 \
-        -CAfile "$WORK/ca/ghaf-host/ca-cert.pem" \
-        -cert "$WORK/rogue-ca/ghaf-host/ghaf-host-cert.pem" \
-        -key "$WORK/rogue-ca/ghaf-host/ghaf-host-key.pem" >"$WORK/rogue.out" 2>&1 || true
-# The server says why, in its log.
-tries=0
-until grep -q "certificate verify failed" "$WORK/admin.log"; do
-        tries=$((tries + 1))
-        [ "$tries" -lt 50 ] || { echo "unexpected: the admin did not refuse the rogue client" >&2; exit 1; }
-        sleep 0.1
-done
-grep "Handshake failed" "$WORK/admin.log" | head -1 | sed 's/^/admin log: /'
-echo "(refused, as it should be)"
-
-step "5. The admin is stopped with SIGTERM"
-kill -TERM "$ADMIN_PID"
+"$GIVC" certs issue --ca "$WORK/rogue-ca" --name ghaf-host --out "$WORK/rogue" >/dev/null
+cat "$WORK/bed/certs/ghaf-host/ca-cert.pem" "$WORK/rogue-ca/ca-cert.pem" >"$WORK/rogue/both-cas.pem"
+# It trusts the admin's CA too, so it gets as far as it can: the admin refuses its certificate.
 status=0
-wait "$ADMIN_PID" || status=$?
-ADMIN_PID=""
-echo "exit status: $status"
-echo
-echo "What the admin logged:"
-sed 's/^/  | /' "$WORK/admin.log"
+show --cacert "$WORK/rogue/both-cas.pem" --cert "$WORK/rogue/ghaf-host/ghaf-host-cert.pem" \
+        --key "$WORK/rogue/ghaf-host/ghaf-host-key.pem" query-list || status=$?
+echo "(exit status $status, as it should be)"
+[ "$status" -eq 1 ]
 
-[ "$status" -eq 0 ] || exit 1
-step "Done: certificates made, a server on mutual TLS checked by our client, a stranger refused, a clean stop."
+step "Done: a registry of three machines, an application started in a VM that had to boot, paused," \
+     "resumed and stopped, every change streamed, and a stranger refused."
