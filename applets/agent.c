@@ -139,6 +139,7 @@ static void agent_stopping(void *userdata) {
 int agent_main(int argc, char **argv) {
         _cleanup_(agent_config_done) AgentConfig config = {};
         _cleanup_(tls_credentials_freep) TlsCredentials *tls = NULL;
+        _cleanup_free_ char *self_unit = NULL; /* outlives the service */
         _cleanup_(agent_service_freep) AgentService *service = NULL;
         _cleanup_(timers_freep) Timers *timers = NULL;
         _cleanup_free_ char *error = NULL, *unit = NULL, *hwid_iface = NULL;
@@ -184,8 +185,15 @@ int agent_main(int argc, char **argv) {
         r = timers_new(&timers);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the timer thread: %m"), EXIT_FAILURE;
+        /* Started from a template (givc-agent@NAME.service), the agent still registers upstream's
+         * givc-NAME.service; requests for that name go to the unit it really runs in. */
+        if (unit_of_self(&self_unit) >= 0 && !streq(self_unit, unit))
+                log_debug("Running in '%s', which stands in for '%s'.", self_unit, unit);
+        else
+                self_unit = mfree(self_unit);
         r = agent_service_new(&service, &(AgentServiceConfig) {
                                                 .agent_unit = unit,
+                                                .self_unit = self_unit,
                                                 .services = config.services,
                                                 .applications = config.applications,
                                                 .hwid_iface = hwid_iface,

@@ -67,6 +67,11 @@ bool agent_service_unit_allowed(const AgentService *a, const char *unit) {
         return app && app_manifests_find(a->config.applications, app);
 }
 
+/* The unit systemd knows for @unit: the agent's registered name stands for the unit it runs in. */
+static const char *systemd_unit(const AgentService *a, const char *unit) {
+        return a->config.self_unit && streq(unit, a->config.agent_unit) ? a->config.self_unit : unit;
+}
+
 /* How long a job may take: ours, but never past the caller's deadline. */
 static int64_t job_timeout(AgentService *a, RpcCall *call) {
         int64_t left = rpc_call_deadline_remaining_ms(call);
@@ -107,11 +112,12 @@ static void handle_get_unit_status(RpcCall *call, const ProtobufCMessage *reques
 
         if (!check_allowed(a, call, req->unitname, "error fetching unit status"))
                 return;
-        r = unit_get_status(req->unitname, &s, &error);
+        r = unit_get_status(systemd_unit(a, req->unitname), &s, &error);
         if (r < 0)
                 return fail_errno(call, r, "error fetching unit status", error);
 
-        status.name = s.name;
+        /* Under the name asked for, also when it stands for the agent's real unit. */
+        status.name = req->unitname;
         status.description = s.description;
         status.loadstate = s.load_state;
         status.activestate = s.active_state;
@@ -152,19 +158,19 @@ static void unit_action(RpcCall *call, const ProtobufCMessage *request, AgentSer
         switch (action) {
         case ACTION_START:
                 /* Start, not restart: a running unit stays as it is (upstream restarted it). */
-                r = unit_start(req->unitname, job_timeout(a, call), &error);
+                r = unit_start(systemd_unit(a, req->unitname), job_timeout(a, call), &error);
                 break;
         case ACTION_STOP:
-                r = unit_stop(req->unitname, job_timeout(a, call), &error);
+                r = unit_stop(systemd_unit(a, req->unitname), job_timeout(a, call), &error);
                 break;
         case ACTION_KILL:
-                r = unit_kill(req->unitname, "all", SIGKILL, &error);
+                r = unit_kill(systemd_unit(a, req->unitname), "all", SIGKILL, &error);
                 break;
         case ACTION_FREEZE:
-                r = unit_freeze(req->unitname, &error);
+                r = unit_freeze(systemd_unit(a, req->unitname), &error);
                 break;
         case ACTION_THAW:
-                r = unit_thaw(req->unitname, &error);
+                r = unit_thaw(systemd_unit(a, req->unitname), &error);
                 break;
         default:
                 r = -EINVAL;
@@ -375,7 +381,7 @@ static void handle_monitor_unit(RpcCall *call, const ProtobufCMessage *request, 
 
         if (!check_allowed(a, call, req->unitname, "cannot monitor unit"))
                 return;
-        r = unit_get_accounting(req->unitname, &acct, &error);
+        r = unit_get_accounting(systemd_unit(a, req->unitname), &acct, &error);
         if (r < 0)
                 return fail_errno(call, r, "cannot monitor unit", error);
         if (!streq(acct.active_state, "active"))
@@ -391,7 +397,7 @@ static void handle_monitor_unit(RpcCall *call, const ProtobufCMessage *request, 
         *m = (Monitor) {
                 .service = a,
                 .call = call,
-                .unit = strdup(req->unitname),
+                .unit = strdup(systemd_unit(a, req->unitname)),
                 .samples_left = a->config.monitor_samples,
                 .memory_total = sysinfo(&si) == 0 ? (uint64_t) si.totalram * si.mem_unit : 0,
         };

@@ -28,6 +28,9 @@ typedef struct AgentService AgentService;
 
 typedef struct AgentServiceConfig {
         const char *agent_unit;            /* givc-<name>.service */
+        const char *self_unit;             /* the unit the agent really runs in, when that is another
+                                            * (givc-agent@<name>.service); requests for agent_unit go to
+                                            * it. NULL: the same. */
         char *const *services;             /* SERVICES, NULL-terminated */
         const AppManifests *applications;  /* may be NULL */
         const char *hwid_iface;            /* serve hwid.HwidService from this interface; NULL: not served */

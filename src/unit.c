@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-login.h>
 #include <time.h>
 
 #include "error-util.h"
@@ -504,6 +505,32 @@ int unit_freeze(const char *unit, char **ret_error) {
 
 int unit_thaw(const char *unit, char **ret_error) {
         return unit_simple_call("ThawUnit", "thaw", unit, ret_error, "s", unit);
+}
+
+int unit_of_self(char **ret) {
+        _cleanup_free_ char *cgroup = NULL;
+        const char *last;
+        int r;
+
+        /* The innermost service in our cgroup path. sd_pid_get_user_unit() would need the user manager
+         * to run in user@UID.service, which managers in containers and tests do not. */
+        r = sd_pid_get_cgroup(0, &cgroup);
+        if (r < 0)
+                return r;
+        for (;;) {
+                size_t n = strlen(cgroup);
+
+                if (n > 0 && cgroup[n - 1] == '/')
+                        cgroup[n - 1] = 0;
+                last = strrchr(cgroup, '/');
+                if (!last)
+                        return -ENXIO;
+                if (endswith(last + 1, ".service"))
+                        break;
+                cgroup[last - cgroup] = 0;
+        }
+        *ret = strdup(last + 1);
+        return *ret ? 0 : -ENOMEM;
 }
 
 int unit_reset_failed(const char *unit, char **ret_error) {

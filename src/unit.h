@@ -84,6 +84,15 @@ int unit_restart(const char *unit, int64_t timeout_ms, char **ret_error);
 /* KillUnit: @whom is "main", "control" or "all". */
 int unit_kill(const char *unit, const char *whom, int signo, char **ret_error);
 
+/**
+ * unit_of_self() - the service this process runs in (the innermost one in its cgroup)
+ *
+ * With a template (givc-agent@gui-vm.service) it differs from the name the
+ * agent registers under (givc-gui-vm.service).
+ * Return: 0, -ENXIO when not in a unit of that manager, -ENOMEM.
+ */
+int unit_of_self(char **ret);
+
 int unit_freeze(const char *unit, char **ret_error);
 int unit_thaw(const char *unit, char **ret_error);
 int unit_reset_failed(const char *unit, char **ret_error);
