@@ -23,7 +23,7 @@ PACKAGES="meson ninja-build pkg-config gcc libc6-dev
 libgrpc-dev protobuf-compiler protobuf-c-compiler libprotobuf-c-dev
 libsystemd-dev libssl-dev openssl libjson-c-dev libcmocka-dev
 python3 python3-grpcio python3-protobuf protobuf-compiler-grpc
-python3-dbusmock dbus-daemon systemd valgrind iproute2"
+python3-dbusmock dbus-daemon systemd valgrind iproute2 nix-bin"
 
 install_missing() {
         missing=""
