@@ -70,30 +70,24 @@ in
   };
 
   config = mkIf cfg.enable {
-    assertions =
-      map
-        (message: {
-          assertion = false;
-          inherit message;
-        })
-        (
-          env.tlsProblems option cfg.tls
-          ++ (
-            if cfg.protocol != "tcp" then
-              [
-                "${option}.protocol = \"${cfg.protocol}\": the admin listens on TCP only (protocol = \"tcp\")."
-              ]
-            else
-              [ ]
-          )
-          ++ (
-            if port == null then
-              [ "${option}.port = \"${toString cfg.port}\" is not a port number (1 to 65535)." ]
-            else
-              [ ]
-          )
-          ++ (if cfg.addr == "" then [ "${option}.addr is empty." ] else [ ])
-        );
+    assertions = givcLib.asAssertions (
+      env.tlsProblems option cfg.tls
+      ++ (
+        if cfg.protocol != "tcp" then
+          [
+            "${option}.protocol = \"${cfg.protocol}\": the admin listens on TCP only (protocol = \"tcp\")."
+          ]
+        else
+          [ ]
+      )
+      ++ (
+        if port == null then
+          [ "${option}.port = \"${toString cfg.port}\" is not a port number (1 to 65535)." ]
+        else
+          [ ]
+      )
+      ++ (if cfg.addr == "" then [ "${option}.addr is empty." ] else [ ])
+    );
 
     systemd.services.givc-admin = {
       description = "givc admin service";
@@ -102,15 +96,10 @@ in
       wantedBy = [ "multi-user.target" ];
       environment = env.adminEnvironment cfg;
       serviceConfig =
-        givcLib.systemHardening
+        givcLib.daemonService givcLib.systemHardening (
+          [ "${config.givc.package}/bin/givc-admin" ] ++ env.adminArguments cfg
+        )
         // {
-          Type = "notify";
-          ExecStart = env.execLine (
-            [ "${config.givc.package}/bin/givc-admin" ] ++ env.adminArguments cfg
-          );
-          Restart = "always";
-          RestartSec = 1;
-          WatchdogSec = "30s";
           # /var/lib/givc, the only place written; STATE_DIRECTORY tells the admin.
           StateDirectory = "givc";
           StateDirectoryMode = "0700";

@@ -10,106 +10,40 @@
 let
   env = import ./env.nix;
   givcLib = import ./lib.nix { inherit lib; };
-  inherit (lib) mkOption mkEnableOption mkIf types literalExpression;
+  inherit (lib) mkOption mkIf types;
   cfg = config.givc.appvm;
   option = "givc.appvm";
-  proxies = if cfg.socketProxy == null then [ ] else cfg.socketProxy;
 in
 {
   imports = [ ./common.nix ];
 
-  options.givc.appvm = {
-    enable = mkEnableOption "the givc agent of an application VM";
+  options.givc.appvm =
+    givcLib.agentOptions {
+      inherit option cfg;
+      description = "the givc agent of an application VM";
+      services = [ ];
+    }
+    // {
+      applications = givcLib.applicationOption;
 
-    name = mkOption {
-      type = types.str;
-      default = "localhost";
-      description = "The agent's name (older spelling of agent.name).";
-    };
-    addr = mkOption {
-      type = types.str;
-      default = "127.0.0.1";
-      description = "The agent's address (older spelling of agent.addr).";
-    };
-    port = mkOption {
-      type = givcLib.portType;
-      default = "9000";
-      description = "The agent's port (older spelling of agent.port).";
-    };
-    protocol = mkOption {
-      type = types.str;
-      default = "tcp";
-      description = "The agent's protocol (older spelling of agent.protocol).";
-    };
-
-    agent = mkOption {
-      type = types.submodule {
-        options = givcLib.transportOptions {
-          inherit (cfg) name addr port protocol;
-        };
+      user = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "ghaf";
+        description = "Run the agent only in this user's manager (ConditionUser=); null: in every user's, like upstream.";
       };
-      default = { };
-      defaultText = literalExpression "{ inherit (config.givc.appvm) name addr port protocol; }";
-      description = "Where the agent listens, and the name on its certificate.";
+
+      socketProxy = givcLib.socketProxyOption config.givc.dbusproxy.enable;
     };
-
-    admin = givcLib.adminOption {
-      name = "localhost";
-      addr = "127.0.0.1";
-      port = "9001";
-      protocol = "tcp";
-    };
-
-    services = givcLib.servicesOption [ ];
-    applications = givcLib.applicationOption;
-
-    user = mkOption {
-      type = types.nullOr types.str;
-      default = null;
-      example = "ghaf";
-      description = "Run the agent only in this user's manager (ConditionUser=); null: in every user's, like upstream.";
-    };
-
-    socketProxy = givcLib.socketProxyOption config.givc.dbusproxy.enable;
-    tls = givcLib.tlsOption;
-    debug = givcLib.debugOption;
-  };
 
   config = mkIf cfg.enable {
-    assertions =
-      map
-        (message: {
-          assertion = false;
-          inherit message;
-        })
-        (
-          env.tlsProblems option cfg.tls
-          ++ env.transportProblems "${option}.agent" cfg.agent
-          ++ env.transportProblems "${option}.admin" cfg.admin
-          ++ (
-            if env.nameIsValid cfg.agent.name then
-              [ ]
-            else
-              [
-                "${option}.agent.name = \"${cfg.agent.name}\" may only contain letters, digits, '-', '_' and '.'."
-              ]
-          )
-          ++ env.applicationProblems "${option}.applications" cfg.applications
-          ++ map (p: "${option}.socketProxy: port ${toString p} is used by more than one proxy or by the agent.") (
-            env.duplicates (
-              env.tcpPorts cfg.agent ++ builtins.concatMap (p: env.tcpPorts p.transport) proxies
-            )
-          )
-          ++ map (s: "${option}.socketProxy: the socket ${s} is used by more than one proxy.") (
-            env.duplicates (map (p: p.socket) proxies)
-          )
-        );
+    assertions = givcLib.asAssertions (
+      env.agentProblems option cfg
+      ++ env.applicationProblems "${option}.applications" cfg.applications
+      ++ env.socketProxyProblems option cfg
+    );
 
-    warnings =
-      if cfg.socketProxy != null then
-        [ "${option}.socketProxy is set, but this givc agent does not run socket proxies." ]
-      else
-        [ ];
+    warnings = env.socketProxyWarnings option cfg;
 
     # The agent sets locale and timezone through systemd-localed and
     # systemd-timedated as the VM's user (upstream's rule).
@@ -130,20 +64,13 @@ in
       wantedBy = [ "default.target" ];
       unitConfig = if cfg.user == null then { } else { ConditionUser = cfg.user; };
       environment = env.agentEnvironment "appvm" cfg;
-      serviceConfig = givcLib.userHardening // {
-        Type = "notify";
-        # --user: the user's manager, also should the unit ever run as root.
-        ExecStart = env.execLine [
-          "${config.givc.package}/bin/givc-agent"
-          "--user"
-        ];
-        Restart = "always";
-        RestartSec = 1;
-        WatchdogSec = "30s";
-      };
+      # --user: the user's manager, also should the unit ever run as root.
+      serviceConfig = givcLib.daemonService givcLib.userHardening [
+        "${config.givc.package}/bin/givc-agent"
+        "--user"
+      ];
     };
 
-    networking.firewall.allowedTCPPorts =
-      env.tcpPorts cfg.agent ++ builtins.concatMap (p: env.tcpPorts p.transport) proxies;
+    networking.firewall.allowedTCPPorts = env.agentTcpPorts cfg;
   };
 }

@@ -10,6 +10,7 @@
 }:
 let
   env = import ./env.nix;
+  givcLib = import ./lib.nix { inherit lib; };
   inherit (lib) mkOption types literalExpression;
   cfg = config.givc;
 
@@ -59,14 +60,16 @@ in
   };
 
   config = {
-    assertions = map (port: {
-      assertion = false;
-      message = "givc: TCP port ${toString port} is used by ${
-        builtins.concatStringsSep " and " (
-          map (u: u.option) (builtins.filter (u: u.port == port) used)
-        )
-      } on this machine: give each role its own port.";
-    }) clashes;
+    assertions = givcLib.asAssertions (
+      map (
+        port:
+        "givc: TCP port ${toString port} is used by ${
+          builtins.concatStringsSep " and " (
+            map (u: u.option) (builtins.filter (u: u.port == port) used)
+          )
+        } on this machine: give each role its own port."
+      ) clashes
+    );
 
     # Upstream's target that a system VM's agent and D-Bus proxies hang off.
     systemd.targets =

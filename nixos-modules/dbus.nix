@@ -93,48 +93,32 @@ in
   };
 
   config = mkIf cfg.enable {
-    assertions =
-      map
-        (message: {
-          assertion = false;
-          inherit message;
-        })
-        (
-          (
-            if !cfg.system.enable && !cfg.session.enable then
-              [
-                "givc.dbusproxy.enable is true but neither givc.dbusproxy.system nor givc.dbusproxy.session is enabled."
-              ]
-            else
-              [ ]
-          )
-          ++ (
-            if cfg.system.enable && !hasPolicy cfg.system then
-              [
-                "givc.dbusproxy.system: give at least one policy (see, talk, own, call or broadcast)."
-              ]
-            else
-              [ ]
-          )
-          ++ (
-            if cfg.session.enable && !hasPolicy cfg.session then
-              [
-                "givc.dbusproxy.session: give at least one policy (see, talk, own, call or broadcast)."
-              ]
-            else
-              [ ]
-          )
-          ++ (
-            if
-              cfg.session.enable && !((sessionUser.isNormalUser or false) && sessionUid != null)
-            then
-              [
-                "givc.dbusproxy.session.user = \"${cfg.session.user}\" must be a normal user with a fixed uid (users.users.${cfg.session.user}.uid)."
-              ]
-            else
-              [ ]
-          )
-        );
+    assertions = givcLib.asAssertions (
+      (
+        if !cfg.system.enable && !cfg.session.enable then
+          [
+            "givc.dbusproxy.enable is true but neither givc.dbusproxy.system nor givc.dbusproxy.session is enabled."
+          ]
+        else
+          [ ]
+      )
+      ++ map (bus: "givc.dbusproxy.${bus}: give at least one policy (see, talk, own, call or broadcast).") (
+        builtins.filter (bus: cfg.${bus}.enable && !hasPolicy cfg.${bus}) [
+          "system"
+          "session"
+        ]
+      )
+      ++ (
+        if
+          cfg.session.enable && !((sessionUser.isNormalUser or false) && sessionUid != null)
+        then
+          [
+            "givc.dbusproxy.session.user = \"${cfg.session.user}\" must be a normal user with a fixed uid (users.users.${cfg.session.user}.uid)."
+          ]
+        else
+          [ ]
+      )
+    );
 
     environment.systemPackages = [ pkgs.xdg-dbus-proxy ];
 

@@ -2,8 +2,10 @@
 #
 # What the givc NixOS modules hand to the binary: the environment of each
 # role's unit and the admin's command line, as pure functions of a module's
-# configuration (with its defaults applied). Only builtins are used, so the
-# tests evaluate this, and the modules through it, without nixpkgs.
+# configuration (with its defaults applied), and the problems of a
+# configuration that the binary would refuse, as assertion messages. Only
+# builtins are used, so the tests evaluate this, and the modules through it,
+# without nixpkgs.
 #
 # The environment is upstream's (spec §2.1, §3.1), in the form the givc
 # agent and admin read (src/agent-config.c, src/admin-config.c): JSON for
@@ -11,6 +13,7 @@
 # strings inside the JSON, booleans as "true"/"false".
 let
   inherit (builtins)
+    concatMap
     concatStringsSep
     elem
     filter
@@ -108,6 +111,14 @@ rec {
   tcpPorts =
     t:
     if t.protocol == "tcp" && portNumber t.port != null then [ (portNumber t.port) ] else [ ];
+
+  # The socket proxies of an agent that has the option (socketProxy = null:
+  # none).
+  socketProxies = cfg: if cfg.socketProxy == null then [ ] else cfg.socketProxy;
+
+  # The TCP ports of such an agent and of its socket proxies.
+  agentTcpPorts =
+    cfg: tcpPorts cfg.agent ++ concatMap (p: tcpPorts p.transport) (socketProxies cfg);
 
   # Environment of the agent of role "host", "sysvm" or "appvm".
   agentEnvironment =
@@ -232,6 +243,46 @@ rec {
         [ ]
     )
     ++ (if t.addr == "" then [ "${option}.addr is empty." ] else [ ]);
+
+  # The problems every agent role (option "givc.host", ...) checks: TLS, its
+  # own endpoint and name, the admin's endpoint.
+  agentProblems =
+    option: cfg:
+    tlsProblems option cfg.tls
+    ++ transportProblems "${option}.agent" cfg.agent
+    ++ transportProblems "${option}.admin" cfg.admin
+    ++ (
+      if nameIsValid cfg.agent.name then
+        [ ]
+      else
+        [
+          "${option}.agent.name = \"${cfg.agent.name}\" may only contain letters, digits, '-', '_' and '.'."
+        ]
+    );
+
+  # The problem of an agent that must control some units (host, sysvm) and
+  # is given none; advice says what to give.
+  servicesProblems =
+    option: cfg: advice:
+    if cfg.services == [ ] then [ "${option}.services is empty: ${advice}" ] else [ ];
+
+  # The problems of an agent's socket proxies: ports and sockets used twice.
+  socketProxyProblems =
+    option: cfg:
+    map (p: "${option}.socketProxy: port ${toString p} is used by more than one proxy or by the agent.") (
+      duplicates (agentTcpPorts cfg)
+    )
+    ++ map (s: "${option}.socketProxy: the socket ${s} is used by more than one proxy.") (
+      duplicates (map (p: p.socket) (socketProxies cfg))
+    );
+
+  # The warning of an agent whose socket proxies are set: it does not run them.
+  socketProxyWarnings =
+    option: cfg:
+    if cfg.socketProxy != null then
+      [ "${option}.socketProxy is set, but this givc agent does not run socket proxies." ]
+    else
+      [ ];
 
   # Problems of an application manifest list (what the agent would refuse).
   applicationProblems =

@@ -1,11 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Option declarations the role modules share (upstream's definitions.nix),
-# and the systemd sandboxing of the units. Only mkOption, types and
-# literalExpression of nixpkgs' lib are used here.
+# the systemd sandboxing and service settings of the units, and the
+# assertions the modules make of their problems. Only mkOption,
+# mkEnableOption, types and literalExpression of nixpkgs' lib are used here.
 { lib }:
 let
-  inherit (lib) mkOption types literalExpression;
+  env = import ./env.nix;
+  inherit (lib)
+    mkOption
+    mkEnableOption
+    types
+    literalExpression
+    ;
 
   # Ports are strings upstream ("9000"); numbers are accepted as well.
   portType = types.either types.str types.port;
@@ -173,31 +180,88 @@ rec {
       description = "Upstream's socket proxies. Accepted so configurations evaluate; this givc agent does not run them and warns.";
     };
 
-  # --- systemd sandboxing ---------------------------------------------------
+  # The options of every agent role (givc.host, givc.sysvm, givc.appvm):
+  #   option       the role's option path, "givc.host";
+  #   cfg          its configuration (the older top-level name, addr, port
+  #                and protocol are the defaults of agent.*);
+  #   description  what enable switches on, "the givc agent of the host";
+  #   services     the default of services.
+  # The role adds the options of its own to this set.
+  agentOptions =
+    {
+      option,
+      cfg,
+      description,
+      services,
+    }:
+    {
+      enable = mkEnableOption description;
+
+      # Upstream's older spelling of agent.{name,addr,port,protocol}; they are
+      # the defaults of agent.*, so either form works and agent.* wins.
+      name = mkOption {
+        type = types.str;
+        default = "localhost";
+        description = "The agent's name (older spelling of agent.name).";
+      };
+      addr = mkOption {
+        type = types.str;
+        default = "127.0.0.1";
+        description = "The agent's address (older spelling of agent.addr).";
+      };
+      port = mkOption {
+        type = portType;
+        default = "9000";
+        description = "The agent's port (older spelling of agent.port).";
+      };
+      protocol = mkOption {
+        type = types.str;
+        default = "tcp";
+        description = "The agent's protocol (older spelling of agent.protocol).";
+      };
+
+      agent = mkOption {
+        type = types.submodule {
+          options = transportOptions {
+            inherit (cfg) name addr port protocol;
+          };
+        };
+        default = { };
+        defaultText = literalExpression "{ inherit (config.${option}) name addr port protocol; }";
+        description = "Where the agent listens, and the name on its certificate.";
+      };
+
+      admin = adminOption {
+        name = "localhost";
+        addr = "127.0.0.1";
+        port = "9001";
+        protocol = "tcp";
+      };
+
+      services = servicesOption services;
+      tls = tlsOption;
+      debug = debugOption;
+    };
+
+  # The assertions of a module: one failing assertion for each problem found
+  # (the messages of env.nix's *Problems functions and the module's own).
+  asAssertions = map (message: {
+    assertion = false;
+    inherit message;
+  });
+
+  # --- systemd sandboxing and service settings -------------------------------
   #
   # Checked against systemd 252 by tests/nix/test_units.py, which runs the
   # installed units (applets/units/, the same settings) under a real manager.
 
-  # What every system unit of givc gets. The agent and the admin only need
-  # sockets, their configuration files and (the admin) its state directory.
-  systemHardening = {
+  # User units (the app VM agent, the session D-Bus proxy) run in an
+  # unprivileged user manager: options that need a mount, UTS or IPC
+  # namespace would need unprivileged user namespaces, which hardened VMs
+  # may switch off, and a unit using them would then not start. What is left
+  # is seccomp, which user managers can always apply.
+  userHardening = {
     NoNewPrivileges = true;
-    # The whole file system read-only, /home, /root and /run/user hidden,
-    # private /tmp, /dev and IPC: nothing outside StateDirectory= is written.
-    ProtectSystem = "strict";
-    ProtectHome = true;
-    PrivateTmp = true;
-    PrivateDevices = true;
-    PrivateIPC = true;
-    ProtectKernelTunables = true;
-    ProtectKernelModules = true;
-    ProtectKernelLogs = true;
-    ProtectControlGroups = true;
-    ProtectClock = true;
-    ProtectHostname = true;
-    # Only /proc/PID entries (the agent reads /proc/PID/status of units it
-    # monitors where systemd does not account memory).
-    ProcSubset = "pid";
     # gRPC over IPv4, IPv6 and unix sockets; D-Bus, sd_notify and the journal
     # are unix sockets. No vsock: gRPC core 1.51 has no vsock transport.
     RestrictAddressFamilies = [
@@ -216,35 +280,50 @@ rec {
       "@system-service"
       "~@privileged @resources"
     ];
+    UMask = "0077";
+  };
+
+  # What every system unit of givc gets: the user units' settings and the
+  # namespaces a system manager can always set up. The agent and the admin
+  # only need sockets, their configuration files and (the admin) its state
+  # directory.
+  systemHardening = userHardening // {
+    # The whole file system read-only, /home, /root and /run/user hidden,
+    # private /tmp, /dev and IPC: nothing outside StateDirectory= is written.
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    PrivateIPC = true;
+    ProtectKernelTunables = true;
+    ProtectKernelModules = true;
+    ProtectKernelLogs = true;
+    ProtectControlGroups = true;
+    ProtectClock = true;
+    ProtectHostname = true;
+    # Only /proc/PID entries (the agent reads /proc/PID/status of units it
+    # monitors where systemd does not account memory).
+    ProcSubset = "pid";
     # Root keeps its uid (systemd's private socket and the system bus accept
     # uid 0) but no capability except reading files it does not own: Ghaf's
     # certificate generator gives the certificates to microvm:kvm, mode 0770.
     CapabilityBoundingSet = [ "CAP_DAC_READ_SEARCH" ];
-    UMask = "0077";
   };
 
-  # User units (the app VM agent, the session D-Bus proxy) run in an
-  # unprivileged user manager: options that need a mount, UTS or IPC
-  # namespace would need unprivileged user namespaces, which hardened VMs
-  # may switch off, and a unit using them would then not start. What is left
-  # is seccomp, which user managers can always apply.
-  userHardening = {
-    NoNewPrivileges = true;
-    RestrictAddressFamilies = [
-      "AF_UNIX"
-      "AF_INET"
-      "AF_INET6"
-    ];
-    RestrictNamespaces = true;
-    RestrictRealtime = true;
-    RestrictSUIDSGID = true;
-    LockPersonality = true;
-    MemoryDenyWriteExecute = true;
-    SystemCallArchitectures = "native";
-    SystemCallFilter = [
-      "@system-service"
-      "~@privileged @resources"
-    ];
-    UMask = "0077";
-  };
+  # The serviceConfig of a givc daemon (an agent or the admin) running the
+  # command line argv in the sandbox hardening: it tells systemd when it is
+  # ready and pings the watchdog (sd_notify), and is restarted whenever it
+  # stops.
+  daemonService =
+    hardening: argv:
+    hardening
+    // {
+      Type = "notify";
+      ExecStart = env.execLine argv;
+      Restart = "always";
+      RestartSec = 1;
+      # The main thread pings every 15 s; a process that stops being
+      # scheduled (or hangs on its way out) is restarted.
+      WatchdogSec = "30s";
+    };
 }

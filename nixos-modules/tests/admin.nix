@@ -31,6 +31,23 @@ let
     port = "9001";
   };
 
+  # An agent of the node at address, listening there on port 9000,
+  # registering with the admin, on TLS with the certificate of its name;
+  # `settings` adds options.
+  agentAt =
+    address: name: settings:
+    {
+      enable = true;
+      agent = {
+        inherit name;
+        addr = address;
+        port = "9000";
+      };
+      inherit admin;
+      tls = tlsFor name;
+    }
+    // settings;
+
   node = address: extra: {
     imports = [
       self.nixosModules.default
@@ -65,14 +82,7 @@ in
     };
 
     hostvm = node "192.168.101.2" {
-      givc.host = {
-        enable = true;
-        agent = {
-          name = "ghaf-host";
-          addr = "192.168.101.2";
-          port = "9000";
-        };
-        inherit admin;
+      givc.host = agentAt "192.168.101.2" "ghaf-host" {
         services = [
           "microvm@admin-vm.service"
           "microvm@chromium-vm.service"
@@ -81,7 +91,6 @@ in
           "sleep.target"
           "suspend.target"
         ];
-        tls = tlsFor "ghaf-host";
       };
       # Stands in for the app VM's microvm unit, which the admin starts
       # before it starts an application there.
@@ -92,16 +101,7 @@ in
     };
 
     guivm = node "192.168.101.3" {
-      givc.sysvm = {
-        enable = true;
-        agent = {
-          name = "gui-vm";
-          addr = "192.168.101.3";
-          port = "9000";
-        };
-        inherit admin;
-        tls = tlsFor "gui-vm";
-      };
+      givc.sysvm = agentAt "192.168.101.3" "gui-vm" { };
     };
 
     appvm = node "192.168.101.5" {
@@ -111,15 +111,8 @@ in
         # The agent runs in ghaf's user manager, started at boot.
         linger = true;
       };
-      givc.appvm = {
-        enable = true;
+      givc.appvm = agentAt "192.168.101.5" "chromium-vm" {
         user = "ghaf";
-        agent = {
-          name = "chromium-vm";
-          addr = "192.168.101.5";
-          port = "9000";
-        };
-        inherit admin;
         applications = [
           {
             name = "sleeper";
@@ -130,7 +123,6 @@ in
             command = "${pkgs.coreutils}/bin/sleep 5";
           }
         ];
-        tls = tlsFor "chromium-vm";
       };
     };
   };

@@ -15,6 +15,32 @@ let
     addr = "192.168.101.10";
     port = "9001";
   };
+
+  # An agent role's configuration: enabled, registering with the admin, on
+  # TLS with the certificate of its agent.name; `settings` adds options or
+  # replaces these.
+  agentConfig =
+    settings:
+    {
+      enable = true;
+      inherit admin;
+      tls = tls settings.agent.name;
+    }
+    // settings;
+
+  # A socket proxy to the gui-vm's port, serving or using socket.
+  proxy =
+    port: socket: settings:
+    {
+      transport = {
+        name = "gui-vm";
+        addr = "192.168.101.3";
+        inherit port;
+        protocol = "tcp";
+      };
+      inherit socket;
+    }
+    // settings;
 in
 {
   # Evaluated, with their assertions and warnings reported.
@@ -50,8 +76,7 @@ in
     # a D-Bus proxy; ports as numbers.
     sysvm-upstream = [
       {
-        givc.sysvm = {
-          enable = true;
+        givc.sysvm = agentConfig {
           agent = {
             name = "net-vm";
             addr = "192.168.101.1";
@@ -65,18 +90,8 @@ in
           wifiManager = true;
           hwidService = true;
           hwidIface = "lo";
-          socketProxy = [
-            {
-              transport = {
-                name = "gui-vm";
-                addr = "192.168.101.3";
-                port = "9010";
-                protocol = "tcp";
-              };
-              socket = "/tmp/.dbusproxy_net.sock";
-            }
-          ];
-          tls = tls "net-vm";
+          # server: its default, givc.dbusproxy.enable.
+          socketProxy = [ (proxy "9010" "/tmp/.dbusproxy_net.sock" { }) ];
         };
         givc.dbusproxy = {
           enable = true;
@@ -102,34 +117,20 @@ in
           isNormalUser = true;
           uid = 1000;
         };
-        givc.appvm = {
-          enable = true;
+        givc.appvm = agentConfig {
           agent = {
             name = "chromium-vm";
             addr = "192.168.101.100";
             port = "9000";
             protocol = "tcp";
           };
-          inherit admin;
           applications = [
             {
               name = "clearexit";
               command = "/run/current-system/sw/bin/sleep 5";
             }
           ];
-          socketProxy = [
-            {
-              transport = {
-                name = "gui-vm";
-                addr = "192.168.101.3";
-                port = "9013";
-                protocol = "tcp";
-              };
-              socket = "/tmp/.dbusproxy_app.sock";
-              server = true;
-            }
-          ];
-          tls = tls "chromium-vm";
+          socketProxy = [ (proxy "9013" "/tmp/.dbusproxy_app.sock" { server = true; }) ];
         };
         givc.dbusproxy = {
           enable = true;
@@ -152,8 +153,7 @@ in
           debug = true;
           tls.enable = false;
         };
-        givc.host = {
-          enable = true;
+        givc.host = agentConfig {
           agent = {
             name = "ghaf-host";
             addr = "127.0.0.1";
@@ -170,10 +170,10 @@ in
     # Mistakes, each caught by an assertion.
     tls-without-paths = [
       {
-        givc.host = {
-          enable = true;
+        # TLS on (the default), without paths.
+        givc.host = agentConfig {
           agent.name = "ghaf-host";
-          inherit admin;
+          tls = { };
         };
       }
     ];
@@ -193,100 +193,70 @@ in
           enable = true;
           tls.enable = false;
         };
-        givc.host = {
-          enable = true;
+        givc.host = agentConfig {
           agent = {
             name = "ghaf-host";
             addr = "192.168.101.10";
             port = "9001";
           };
-          inherit admin;
           tls.enable = false;
         };
       }
     ];
     duplicate-proxies = [
       {
-        givc.sysvm = {
-          enable = true;
+        givc.sysvm = agentConfig {
           agent.name = "audio-vm";
-          inherit admin;
           tls.enable = false;
-          socketProxy =
-            map
-              (socket: {
-                transport = {
-                  name = "gui-vm";
-                  addr = "192.168.101.3";
-                  port = "9011";
-                  protocol = "tcp";
-                };
-                inherit socket;
-                server = true;
-              })
-              [
-                "/tmp/.dbusproxy_snd.sock"
-                "/tmp/.dbusproxy_snd.sock"
-              ];
+          socketProxy = map (socket: proxy "9011" socket { server = true; }) [
+            "/tmp/.dbusproxy_snd.sock"
+            "/tmp/.dbusproxy_snd.sock"
+          ];
         };
       }
     ];
     host-without-services = [
       {
-        givc.host = {
-          enable = true;
+        givc.host = agentConfig {
           agent.name = "ghaf-host";
-          inherit admin;
           services = [ ];
-          tls = tls "ghaf-host";
         };
       }
     ];
     vsock = [
       {
-        givc.sysvm = {
-          enable = true;
+        givc.sysvm = agentConfig {
           agent = {
             name = "gui-vm";
             addr = "3";
             port = "9000";
             protocol = "vsock";
           };
-          inherit admin;
-          tls = tls "gui-vm";
         };
       }
     ];
     bad-port = [
       {
-        givc.appvm = {
-          enable = true;
+        givc.appvm = agentConfig {
           agent = {
             name = "chromium-vm";
             port = "90a0";
           };
-          inherit admin;
-          tls = tls "chromium-vm";
         };
       }
     ];
     bad-name = [
       {
-        givc.host = {
-          enable = true;
+        givc.host = agentConfig {
           agent.name = "ghaf host";
-          inherit admin;
           tls = tls "ghaf-host";
         };
       }
     ];
     duplicate-applications = [
       {
-        givc.appvm = {
-          enable = true;
+        givc.appvm = agentConfig {
           agent.name = "chromium-vm";
-          inherit admin;
-          tls = tls "chromium-vm";
           applications = [
             {
               name = "foot";
