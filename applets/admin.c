@@ -105,8 +105,8 @@ int admin_main(int argc, char **argv) {
                 return EXIT_SUCCESS;
         }
         if (!tls)
-                log_warning("Without TLS, registrations cannot be checked against certificates: any client may "
-                            "register anything.");
+                log_warning("Without TLS, registrations cannot be checked against certificates: "
+                            "any client may register anything.");
 
         serve_block_signals();
         r = timers_new(&timers);

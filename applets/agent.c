@@ -52,7 +52,8 @@ static const char agent_help[] =
         "      --parent UNIT          Reported to the admin, e.g. microvm@gui-vm.service [$PARENT]\n"
         "      --services \"A B …\"     More units it may control and registers [$SERVICES]\n"
         "      --applications JSON    Applications it may start           [$APPLICATIONS]\n"
-        "                             [{\"name\":\"foot\",\"command\":\"/bin/foot\",\"args\":[\"flag\",\"url\",\"file\"]}]\n"
+        "                             [{\"name\":\"foot\",\"command\":\"/bin/foot\","
+        "\"args\":[\"flag\",\"url\",\"file\"]}]\n"
         "      --hwid / --no-hwid     Serve hwid.HwidService         [$HWID=true|false]\n"
         "      --hwid-iface IFACE     Interface whose MAC is the id (default: the one wl*) [$HWID_IFACE]\n"
         "\n"
@@ -68,7 +69,8 @@ static const char agent_help[] =
         "  AGENT='{\"name\":\"gui-vm\",\"addr\":\"192.168.101.3\",\"port\":\"9000\"}' \\\n"
         "  ADMIN_SERVER='{\"name\":\"admin-vm\",\"addr\":\"192.168.101.10\",\"port\":\"9001\"}' \\\n"
         "  TLS_CONFIG='{\"enable\":true,\"caCertPath\":\"/etc/givc/ca-cert.pem\",\n"
-        "               \"certPath\":\"/etc/givc/gui-vm-cert.pem\",\"keyPath\":\"/etc/givc/gui-vm-key.pem\"}' \\\n"
+        "               \"certPath\":\"/etc/givc/gui-vm-cert.pem\","
+        "\"keyPath\":\"/etc/givc/gui-vm-key.pem\"}' \\\n"
         "  TYPE=8 SUBTYPE=9 SERVICES='reboot.target poweroff.target' givc agent\n";
 
 typedef struct Agent {

@@ -75,7 +75,8 @@ static int wait_for_stop(void) {
         }
 }
 
-int serve_main(Address *const *listeners, const TlsCredentials *tls, int64_t grace_ms, const ServeHooks *hooks) {
+int serve_main(Address *const *listeners, const TlsCredentials *tls, int64_t grace_ms,
+               const ServeHooks *hooks) {
         _cleanup_(rpc_server_freep) RpcServer *s = NULL;
         ServeHooks h = hooks ? *hooks : (ServeHooks) {};
         int sig, r;

@@ -79,7 +79,8 @@ static int parse_socket_path(AddressKind kind, const char *p, Address **ret, con
         return 0;
 }
 
-static int parse_tcp(const char *host, size_t host_len, const char *port, Address **ret, const char **ret_error) {
+static int parse_tcp(const char *host, size_t host_len, const char *port, Address **ret,
+                     const char **ret_error) {
         _cleanup_(address_freep) Address *a = NULL;
         uint16_t p;
         int r;
@@ -187,7 +188,8 @@ int address_from_transport(const char *protocol, const char *address, const char
         if (streq(protocol, "abstract"))
                 return parse_socket_path(ADDRESS_UNIX_ABSTRACT, address, ret, ret_error);
         if (streq(protocol, "vsock")) {
-                *ret_error = "the vsock protocol is not supported by this build (gRPC core 1.51 has no vsock transport)";
+                *ret_error = "the vsock protocol is not supported by this build "
+                             "(gRPC core 1.51 has no vsock transport)";
                 return -EPROTONOSUPPORT;
         }
 

@@ -140,7 +140,9 @@ int admin_config_parse(AdminConfig *c, int argc, char **argv, char **ret_error) 
         if (!isempty(e)) {
                 r = log_level_from_string(e);
                 if (r < 0)
-                        return error_set(ret_error, -EINVAL, "GIVC_LOG='%s' is not a log level (debug, info, warning, error)", e);
+                        return error_set(ret_error, -EINVAL,
+                                         "GIVC_LOG='%s' is not a log level (debug, info, warning, error)",
+                                         e);
                 c->log_level = r;
         }
         e = getenv("DEBUG");
@@ -189,8 +191,9 @@ int admin_config_parse(AdminConfig *c, int argc, char **argv, char **ret_error) 
                                 return r;
                         break;
                 case ARG_VSOCK:
-                        return error_set(ret_error, -EINVAL, "--vsock: vsock listeners are not supported by this build "
-                                               "(gRPC core 1.51 has no vsock transport)");
+                        return error_set(ret_error, -EINVAL,
+                                         "--vsock: vsock listeners are not supported by this build "
+                                         "(gRPC core 1.51 has no vsock transport)");
                 case ARG_USE_TLS:
                         c->use_tls = true;
                         break;
@@ -224,24 +227,30 @@ int admin_config_parse(AdminConfig *c, int argc, char **argv, char **ret_error) 
                 case ARG_SHUTDOWN_GRACE:
                         r = parse_duration_ms(optarg, &c->shutdown_grace_ms);
                         if (r < 0)
-                                return error_set(ret_error, -EINVAL, "--shutdown-grace '%s' is not a duration (e.g. 5s)", optarg);
+                                return error_set(ret_error, -EINVAL,
+                                                 "--shutdown-grace '%s' is not a duration (e.g. 5s)",
+                                                 optarg);
                         break;
                 case ARG_STATE_DIR:
                         if (optarg[0] != '/')
-                                return error_set(ret_error, -EINVAL, "--state-dir '%s' must be an absolute path", optarg);
+                                return error_set(ret_error, -EINVAL,
+                                                 "--state-dir '%s' must be an absolute path", optarg);
                         r = set_string(&c->state_dir, optarg);
                         if (r < 0)
                                 return r;
                         break;
                 case ARG_MONITOR_INTERVAL:
-                        if (parse_duration_ms(optarg, &c->monitor_interval_ms) < 0 || c->monitor_interval_ms < 100)
+                        if (parse_duration_ms(optarg, &c->monitor_interval_ms) < 0 ||
+                            c->monitor_interval_ms < 100)
                                 return error_set(ret_error, -EINVAL,
-                                                 "--monitor-interval '%s' is not a duration of at least 100ms", optarg);
+                                                 "--monitor-interval '%s' is not a duration of at least "
+                                                 "100ms", optarg);
                         break;
                 case ARG_VM_START_TIMEOUT:
-                        if (parse_duration_ms(optarg, &c->vm_start_timeout_ms) < 0 || c->vm_start_timeout_ms < 1)
-                                return error_set(ret_error, -EINVAL, "--vm-start-timeout '%s' is not a duration",
-                                                 optarg);
+                        if (parse_duration_ms(optarg, &c->vm_start_timeout_ms) < 0 ||
+                            c->vm_start_timeout_ms < 1)
+                                return error_set(ret_error, -EINVAL,
+                                                 "--vm-start-timeout '%s' is not a duration", optarg);
                         break;
                 case ARG_RESTART_VMS:
                         c->restart_vms = true;
@@ -268,18 +277,23 @@ int admin_config_parse(AdminConfig *c, int argc, char **argv, char **ret_error) 
                 const char *why = NULL;
 
                 if (isempty(addr))
-                        return error_set(ret_error, -EINVAL, "%s is set but no address (--addr or ADDR) goes with it", port_source);
+                        return error_set(ret_error, -EINVAL,
+                                         "%s is set but no address (--addr or ADDR) goes with it",
+                                         port_source);
                 if (isempty(port))
-                        return error_set(ret_error, -EINVAL, "%s is set but no port (--port or PORT) goes with it", addr_source);
+                        return error_set(ret_error, -EINVAL,
+                                         "%s is set but no port (--port or PORT) goes with it", addr_source);
                 r = address_from_transport("tcp", addr, port, &a, &why);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return error_set(ret_error, -EINVAL, "%s '%s' with %s '%s' is not a valid TCP address: %s", addr_source,
-                                    addr, port_source, port, why);
+                        return error_set(ret_error, -EINVAL,
+                                         "%s '%s' with %s '%s' is not a valid TCP address: %s",
+                                         addr_source, addr, port_source, port, why);
                 if (a->port == 0) {
                         address_free(a);
-                        return error_set(ret_error, -EINVAL, "%s must be a port from 1 to 65535", port_source);
+                        return error_set(ret_error, -EINVAL,
+                                         "%s must be a port from 1 to 65535", port_source);
                 }
                 r = add_listener(c, a);
                 if (r < 0)
@@ -290,16 +304,20 @@ int admin_config_parse(AdminConfig *c, int argc, char **argv, char **ret_error) 
                 return -ENOMEM;
 
         if (c->n_listeners == 0)
-                return error_set(ret_error, -EINVAL, "nothing to listen on: give --addr and --port (or ADDR and PORT), "
-                                       "--listen-tcp, --listen-unix or --listen");
+                return error_set(ret_error, -EINVAL,
+                                 "nothing to listen on: give --addr and --port (or ADDR and PORT), "
+                                 "--listen-tcp, --listen-unix or --listen");
 
         if (c->use_tls) {
                 if (isempty(c->ca_cert))
-                        return error_set(ret_error, -EINVAL, "TLS is on but no CA certificate is given (--ca-cert or CA_CERT)");
+                        return error_set(ret_error, -EINVAL,
+                                         "TLS is on but no CA certificate is given (--ca-cert or CA_CERT)");
                 if (isempty(c->host_cert))
-                        return error_set(ret_error, -EINVAL, "TLS is on but no certificate is given (--host-cert or HOST_CERT)");
+                        return error_set(ret_error, -EINVAL,
+                                         "TLS is on but no certificate is given (--host-cert or HOST_CERT)");
                 if (isempty(c->host_key))
-                        return error_set(ret_error, -EINVAL, "TLS is on but no key is given (--host-key or HOST_KEY)");
+                        return error_set(ret_error, -EINVAL,
+                                         "TLS is on but no key is given (--host-key or HOST_KEY)");
         }
 
         return CONFIG_RUN;

@@ -89,7 +89,8 @@ static int parse_json_env(const char *var, json_object **ret, char **ret_error) 
 }
 
 /* A TransportConfig from JSON (AGENT, ADMIN_SERVER) or from the older flat variables. */
-static int read_transport(const char *json_var, const char *const flat_vars[4], Transport *t, char **ret_error) {
+static int read_transport(const char *json_var, const char *const flat_vars[4], Transport *t,
+                          char **ret_error) {
         _cleanup_json_ json_object *o = NULL;
         Setting *fields[] = { &t->name, &t->addr, &t->port, &t->protocol };
         static const char *const keys[] = { "name", "addr", "port", "protocol" };
@@ -175,7 +176,8 @@ static int read_environment(Raw *raw, AgentConfig *c, char **ret_error) {
         c->hwid = e && !streq(e, "false");
         e = getenv("WIFI");
         if (!isempty(e) && !streq(e, "false") &&
-            strv_extend(&c->warnings, "WIFI is set, but this agent does not serve wifimanager.WifiService") < 0)
+            strv_extend(&c->warnings,
+                        "WIFI is set, but this agent does not serve wifimanager.WifiService") < 0)
                 return -ENOMEM;
         e = getenv("SOCKET_PROXY");
         if (!isempty(e) && !streq(e, "[]") && !streq(e, "null") &&
@@ -325,7 +327,8 @@ static int read_options(Raw *raw, AgentConfig *c, int argc, char **argv, char **
                 case ARG_SHUTDOWN_GRACE:
                         if (parse_duration_ms(optarg, &c->shutdown_grace_ms) < 0)
                                 return error_set(ret_error, -EINVAL,
-                                                 "--shutdown-grace '%s' is not a duration (e.g. 5s)", optarg);
+                                                 "--shutdown-grace '%s' is not a duration (e.g. 5s)",
+                                                 optarg);
                         break;
                 case '?':
                         return error_getopt(argv, ret_error);
@@ -339,7 +342,8 @@ static int read_options(Raw *raw, AgentConfig *c, int argc, char **argv, char **
 }
 
 /* Builds the address of a transport; @what is "the agent" or "the admin". */
-static int transport_address(Transport *t, const char *what, const char *hint, Address **ret, char **ret_error) {
+static int transport_address(Transport *t, const char *what, const char *hint, Address **ret,
+                             char **ret_error) {
         const char *why = NULL;
         int r;
 
@@ -362,11 +366,12 @@ static int parse_unit_type(Setting *s, const char *name, uint32_t *ret, char **r
         uint64_t v;
 
         if (isempty(s->value))
-                return error_set(ret_error, -EINVAL, "no %s given: set %s or --%s (a number from 0 to %u)", name,
-                                 name, name[0] == 'T' ? "type" : "subtype", UNIT_TYPE_MAX);
+                return error_set(ret_error, -EINVAL, "no %s given: set %s or --%s (a number from 0 to %u)",
+                                 name, name, name[0] == 'T' ? "type" : "subtype", UNIT_TYPE_MAX);
         if (parse_uint64(s->value, 0, UNIT_TYPE_MAX, &v) < 0)
                 return error_set(ret_error, -EINVAL, "%s%s'%s' is not a unit type (a number from 0 to %u)",
-                                 s->source, startswith(s->source, "--") ? " " : "=", s->value, UNIT_TYPE_MAX);
+                                 s->source, startswith(s->source, "--") ? " " : "=", s->value,
+                                 UNIT_TYPE_MAX);
         *ret = (uint32_t) v;
         return 0;
 }
@@ -383,16 +388,19 @@ static int validate(Raw *raw, AgentConfig *c, char **ret_error) {
         int r;
 
         if (isempty(raw->agent.name.value))
-                return error_set(ret_error, -EINVAL, "the agent has no name: set AGENT (\"name\"), NAME or --name");
+                return error_set(ret_error, -EINVAL,
+                                 "the agent has no name: set AGENT (\"name\"), NAME or --name");
         if (!name_is_valid(raw->agent.name.value))
                 return error_set(ret_error, -EINVAL,
                                  "%s: the name '%s' may only contain letters, digits, '-', '_' and '.'",
                                  raw->agent.name.source, raw->agent.name.value);
-        r = transport_address(&raw->agent, "the agent", "AGENT (\"addr\"), ADDR or --addr", &c->listen, ret_error);
+        r = transport_address(&raw->agent, "the agent", "AGENT (\"addr\"), ADDR or --addr", &c->listen,
+                              ret_error);
         if (r < 0)
                 return r;
         r = transport_address(&raw->admin, "the admin",
-                              "ADMIN_SERVER (\"addr\"), ADMIN_SERVER_ADDR or --admin-addr", &c->admin, ret_error);
+                              "ADMIN_SERVER (\"addr\"), ADMIN_SERVER_ADDR or --admin-addr", &c->admin,
+                              ret_error);
         if (r < 0)
                 return r;
 
@@ -409,8 +417,8 @@ static int validate(Raw *raw, AgentConfig *c, char **ret_error) {
                 return r;
         for (char **s = c->services; *s; s++)
                 if (!unit_name_is_plausible(*s))
-                        return error_set(ret_error, -EINVAL, "%s: '%s' is not a unit name", raw->services.source,
-                                         *s);
+                        return error_set(ret_error, -EINVAL, "%s: '%s' is not a unit name",
+                                         raw->services.source, *s);
 
         r = app_manifests_parse(raw->applications.value, &c->applications, &apps_error);
         if (r == -ENOMEM)
@@ -420,14 +428,17 @@ static int validate(Raw *raw, AgentConfig *c, char **ret_error) {
 
         if (c->use_tls) {
                 if (isempty(raw->ca_cert.value))
-                        return error_set(ret_error, -EINVAL, "TLS is on but no CA certificate is given "
-                                                             "(TLS_CONFIG \"caCertPath\", CA_CERT or --ca-cert)");
+                        return error_set(ret_error, -EINVAL,
+                                         "TLS is on but no CA certificate is given "
+                                         "(TLS_CONFIG \"caCertPath\", CA_CERT or --ca-cert)");
                 if (isempty(raw->host_cert.value))
-                        return error_set(ret_error, -EINVAL, "TLS is on but no certificate is given "
-                                                             "(TLS_CONFIG \"certPath\", HOST_CERT or --host-cert)");
+                        return error_set(ret_error, -EINVAL,
+                                         "TLS is on but no certificate is given "
+                                         "(TLS_CONFIG \"certPath\", HOST_CERT or --host-cert)");
                 if (isempty(raw->host_key.value))
-                        return error_set(ret_error, -EINVAL, "TLS is on but no key is given "
-                                                             "(TLS_CONFIG \"keyPath\", HOST_KEY or --host-key)");
+                        return error_set(ret_error, -EINVAL,
+                                         "TLS is on but no key is given "
+                                         "(TLS_CONFIG \"keyPath\", HOST_KEY or --host-key)");
         }
 
         if (raw->hwid_iface.value && !isempty(raw->hwid_iface.value) &&

@@ -208,7 +208,8 @@ static void handle_start_application(RpcCall *call, const ProtobufCMessage *requ
         AgentService *a = userdata;
         int r;
 
-        r = app_request_validate(a->config.applications, req->unitname, req->args, req->n_args, &manifest, &error);
+        r = app_request_validate(a->config.applications, req->unitname, req->args, req->n_args, &manifest,
+                                 &error);
         if (r < 0)
                 return fail_errno(call, r, "cannot start application", error);
         r = app_command_line(manifest, req->args, req->n_args, &argv);
@@ -217,11 +218,12 @@ static void handle_start_application(RpcCall *call, const ProtobufCMessage *requ
         if (asprintf(&description, "Application service for %s", manifest->name) < 0)
                 return fail_errno(call, -ENOMEM, "cannot start application", NULL);
 
-        r = unit_start_transient_service(req->unitname, description, argv, a->environment, job_timeout(a, call),
-                                         &error);
+        r = unit_start_transient_service(req->unitname, description, argv, a->environment,
+                                         job_timeout(a, call), &error);
         if (r == -EEXIST)
                 return (void) rpc_call_fail(call, RPC_ALREADY_EXISTS,
-                                            "cannot start application: unit '%s' exists already", req->unitname);
+                                            "cannot start application: unit '%s' exists already",
+                                            req->unitname);
         if (r < 0)
                 return fail_errno(call, r, "cannot start application", error);
 
@@ -310,7 +312,8 @@ static bool monitor_sample(Monitor *m) {
 
         r = rpc_call_send(m->call, &resp.base);
         if (r < 0) {
-                (void) rpc_call_finish(m->call, r == -ECANCELED ? RPC_CANCELLED : RPC_RESOURCE_EXHAUSTED, NULL);
+                (void) rpc_call_finish(m->call, r == -ECANCELED ? RPC_CANCELLED : RPC_RESOURCE_EXHAUSTED,
+                                       NULL);
                 return false;
         }
         if (--m->samples_left == 0) {
@@ -456,7 +459,8 @@ static void handle_timezone_set(RpcCall *call, const ProtobufCMessage *request, 
         int r;
 
         if (!timezone_is_valid(req->timezone))
-                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "invalid timezone '%s'", req->timezone);
+                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "invalid timezone '%s'",
+                                            req->timezone);
         r = system_set_timezone(req->timezone, &error);
         if (r < 0)
                 return fail_errno(call, r, "cannot set the timezone", error);

@@ -20,8 +20,8 @@ int hwid_find_interface(const char *sysfs_net, const char *configured, char **re
                 if (asprintf(&path, "%s/%s", sysfs_net, configured) < 0)
                         return -ENOMEM;
                 if (stat(path, &st) < 0)
-                        return error_set(ret_error, -ENODEV, "HWID_IFACE: there is no network interface '%s'",
-                                         configured);
+                        return error_set(ret_error, -ENODEV,
+                                         "HWID_IFACE: there is no network interface '%s'", configured);
                 found = strdup(configured);
                 if (!found)
                         return -ENOMEM;
@@ -31,7 +31,8 @@ int hwid_find_interface(const char *sysfs_net, const char *configured, char **re
 
         d = opendir(sysfs_net);
         if (!d)
-                return error_set(ret_error, -ENODEV, "cannot list network interfaces in '%s': %m", sysfs_net);
+                return error_set(ret_error, -ENODEV, "cannot list network interfaces in '%s': %m",
+                                 sysfs_net);
         while ((de = readdir(d)))
                 if (startswith(de->d_name, "wl")) {
                         n++;
@@ -44,8 +45,8 @@ int hwid_find_interface(const char *sysfs_net, const char *configured, char **re
 
         if (n != 1)
                 return error_set(ret_error, -ENODEV,
-                                 "could not find device: %u wireless interfaces (wl*) instead of exactly one; "
-                                 "set HWID_IFACE",
+                                 "could not find device: %u wireless interfaces (wl*) instead of "
+                                 "exactly one; set HWID_IFACE",
                                  n);
         *ret_iface = TAKE_PTR(found);
         return 0;

@@ -14,7 +14,8 @@
 #define RESP(x) GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_##x
 
 static int reply_files(RpcCall *call, Grpc__Reflection__V1__ServerReflectionResponse *resp, int index) {
-        Grpc__Reflection__V1__FileDescriptorResponse files = GRPC__REFLECTION__V1__FILE_DESCRIPTOR_RESPONSE__INIT;
+        Grpc__Reflection__V1__FileDescriptorResponse files =
+                GRPC__REFLECTION__V1__FILE_DESCRIPTOR_RESPONSE__INIT;
         _cleanup_free_ size_t *closure = NULL;
         _cleanup_free_ ProtobufCBinaryData *blobs = NULL;
         size_t n;
@@ -38,8 +39,8 @@ static int reply_files(RpcCall *call, Grpc__Reflection__V1__ServerReflectionResp
         return rpc_call_send(call, &resp->base);
 }
 
-static int reply_error(RpcCall *call, Grpc__Reflection__V1__ServerReflectionResponse *resp, RpcStatusCode code,
-                       const char *what, const char *name) {
+static int reply_error(RpcCall *call, Grpc__Reflection__V1__ServerReflectionResponse *resp,
+                       RpcStatusCode code, const char *what, const char *name) {
         Grpc__Reflection__V1__ErrorResponse error = GRPC__REFLECTION__V1__ERROR_RESPONSE__INIT;
         _cleanup_free_ char *message = NULL;
 
@@ -66,7 +67,8 @@ static int reply_services(RpcCall *call, Grpc__Reflection__V1__ServerReflectionR
         if (!items || !ptrs)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                items[i] = (Grpc__Reflection__V1__ServiceResponse) GRPC__REFLECTION__V1__SERVICE_RESPONSE__INIT;
+                items[i] = (Grpc__Reflection__V1__ServiceResponse)
+                        GRPC__REFLECTION__V1__SERVICE_RESPONSE__INIT;
                 items[i].name = services[i];
                 ptrs[i] = &items[i];
         }
@@ -80,7 +82,8 @@ static int reply_services(RpcCall *call, Grpc__Reflection__V1__ServerReflectionR
 
 static int reply_extension_numbers(RpcCall *call, Grpc__Reflection__V1__ServerReflectionResponse *resp,
                                    const char *type) {
-        Grpc__Reflection__V1__ExtensionNumberResponse numbers = GRPC__REFLECTION__V1__EXTENSION_NUMBER_RESPONSE__INIT;
+        Grpc__Reflection__V1__ExtensionNumberResponse numbers =
+                GRPC__REFLECTION__V1__EXTENSION_NUMBER_RESPONSE__INIT;
 
         /* Our protos are proto3 and declare no extensions: a known message
          * type has none, an unknown one is an error. */
@@ -94,7 +97,8 @@ static int reply_extension_numbers(RpcCall *call, Grpc__Reflection__V1__ServerRe
 
 static void reflection_info(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
         const Grpc__Reflection__V1__ServerReflectionRequest *req = (const void *) request;
-        Grpc__Reflection__V1__ServerReflectionResponse resp = GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__INIT;
+        Grpc__Reflection__V1__ServerReflectionResponse resp =
+                GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__INIT;
         int index, r;
 
         if (!req) {
@@ -118,12 +122,14 @@ static void reflection_info(RpcCall *call, const ProtobufCMessage *request, void
         case REQ(FILE_CONTAINING_SYMBOL):
                 index = descriptor_find_symbol(req->file_containing_symbol);
                 r = index >= 0 ? reply_files(call, &resp, index)
-                               : reply_error(call, &resp, RPC_NOT_FOUND, "symbol", req->file_containing_symbol);
+                               : reply_error(call, &resp, RPC_NOT_FOUND, "symbol",
+                                             req->file_containing_symbol);
                 break;
         case REQ(FILE_CONTAINING_EXTENSION):
                 r = reply_error(call, &resp, RPC_NOT_FOUND, "extension of",
-                                req->file_containing_extension ? req->file_containing_extension->containing_type
-                                                               : "");
+                                req->file_containing_extension
+                                        ? req->file_containing_extension->containing_type
+                                        : "");
                 break;
         case REQ(ALL_EXTENSION_NUMBERS_OF_TYPE):
                 r = reply_extension_numbers(call, &resp, req->all_extension_numbers_of_type);

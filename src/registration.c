@@ -83,7 +83,8 @@ static bool is_stopping(Registration *r) {
         return stopping;
 }
 
-static int register_one(Registration *r, const char *name, const char *parent, uint32_t type, RpcStatus *status) {
+static int register_one(Registration *r, const char *name, const char *parent, uint32_t type,
+                        RpcStatus *status) {
         Admin__RegistryRequest req = ADMIN__REGISTRY_REQUEST__INIT;
         Admin__TransportConfig transport = ADMIN__TRANSPORT_CONFIG__INIT;
         Admin__UnitStatus state = ADMIN__UNIT_STATUS__INIT;
@@ -134,7 +135,8 @@ static int register_all(Registration *r, RpcStatus *status) {
                 if (!strstr(*s, ".service"))
                         continue;
                 if (register_one(r, *s, r->config.agent_unit, r->config.subtype, &st) < 0)
-                        report(r, REGISTRATION_REGISTERED, "the admin at %s did not register service '%s': %s (%s)",
+                        report(r, REGISTRATION_REGISTERED,
+                               "the admin at %s did not register service '%s': %s (%s)",
                                r->target, *s, strna(st.message), strna(rpc_status_code_to_string(st.code)));
         }
         return 0;
@@ -168,7 +170,8 @@ static int watch_admin(Registration *r) {
                 RpcStream *s = NULL;
                 int ret;
 
-                if (rpc_channel_open_stream(r->channel, watches[i].method, watches[i].request, -1, 0, &s) < 0)
+                if (rpc_channel_open_stream(r->channel, watches[i].method,
+                                            watches[i].request, -1, 0, &s) < 0)
                         return -ENOMEM;
                 set_stream(r, s);
                 if (is_stopping(r))
@@ -181,7 +184,7 @@ static int watch_admin(Registration *r) {
                         ret = rpc_stream_read(s, watches[i].response, -1, &m);
                         if (ret == 1 && i == 0)
                                 not_serving = ((Grpc__Health__V1__HealthCheckResponse *) m)->status !=
-                                              GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+                                        GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
                         pb_free(m);
                         if (ret != 1 || not_serving)
                                 break;
@@ -213,15 +216,16 @@ static void *registration_thread(void *userdata) {
                         if (status.code == RPC_UNAVAILABLE || status.code == RPC_DEADLINE_EXCEEDED) {
                                 delay = unreachable_delay;
                                 unreachable_delay = MIN(unreachable_delay * 2, UNREACHABLE_MAX_MS);
-                                report(r, REGISTRATION_CONNECTING, "waiting for the admin at %s: %s", r->target,
-                                       strna(status.message));
+                                report(r, REGISTRATION_CONNECTING, "waiting for the admin at %s: %s",
+                                       r->target, strna(status.message));
                         } else {
                                 delay = refused_delay;
                                 refused_delay = MIN(refused_delay * 2, r->config.max_backoff_ms);
                                 report(r, REGISTRATION_FAILED,
-                                       "the admin at %s refused the registration: %s (%s); retrying in %" PRIi64
-                                       " s",
-                                       r->target, strna(status.message), strna(rpc_status_code_to_string(status.code)),
+                                       "the admin at %s refused the registration: %s (%s); "
+                                       "retrying in %" PRIi64 " s",
+                                       r->target, strna(status.message),
+                                       strna(rpc_status_code_to_string(status.code)),
                                        (delay + 999) / 1000);
                         }
                         if (!sleep_unless_stopped(r, delay))
@@ -240,7 +244,8 @@ static void *registration_thread(void *userdata) {
                                 break;
                         continue;
                 }
-                report(r, REGISTRATION_LOST, "lost the connection to the admin at %s; registering again", r->target);
+                report(r, REGISTRATION_LOST, "lost the connection to the admin at %s; registering again",
+                       r->target);
         }
         return NULL;
 }

@@ -31,8 +31,8 @@ struct RpcChannel {
         bool grpc_initialized;
 };
 
-int rpc_channel_new(RpcChannel **ret, const Address *address, const char *tls_name, const TlsCredentials *tls,
-                    const RpcChannelOptions *options) {
+int rpc_channel_new(RpcChannel **ret, const Address *address, const char *tls_name,
+                    const TlsCredentials *tls, const RpcChannelOptions *options) {
         _cleanup_(rpc_channel_freep) RpcChannel *c = NULL;
         grpc_channel_credentials *creds;
         grpc_arg args[6];
@@ -45,8 +45,10 @@ int rpc_channel_new(RpcChannel **ret, const Address *address, const char *tls_na
         if (!c->target)
                 return -ENOMEM;
 
-        args[channel_args.num_args++] = rpc_arg_int(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, INITIAL_RECONNECT_BACKOFF_MS);
-        args[channel_args.num_args++] = rpc_arg_int(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, MAX_RECONNECT_BACKOFF_MS);
+        args[channel_args.num_args++] = rpc_arg_int(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+                                                    INITIAL_RECONNECT_BACKOFF_MS);
+        args[channel_args.num_args++] = rpc_arg_int(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                                                    MAX_RECONNECT_BACKOFF_MS);
         args[channel_args.num_args++] = rpc_arg_int(GRPC_ARG_KEEPALIVE_TIME_MS, KEEPALIVE_TIME_MS);
         args[channel_args.num_args++] = rpc_arg_int(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, KEEPALIVE_TIMEOUT_MS);
         if (options && options->private_connection)
@@ -54,8 +56,9 @@ int rpc_channel_new(RpcChannel **ret, const Address *address, const char *tls_na
         /* The server's certificate is checked against this name, whatever
          * address we connect to (upstream's TransportConfig.Name). */
         if (tls)
-                args[channel_args.num_args++] = rpc_arg_string(GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
-                                                               tls_name ?: address_default_tls_name(address));
+                args[channel_args.num_args++] =
+                        rpc_arg_string(GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
+                                       tls_name ?: address_default_tls_name(address));
 
         rpc_init();
         c->grpc_initialized = true;
@@ -97,7 +100,8 @@ const char *rpc_channel_target(RpcChannel *c) {
 
 static uint32_t initial_metadata_flags(RpcCallFlags flags) {
         if (flags & RPC_CALL_WAIT_FOR_READY)
-                return GRPC_INITIAL_METADATA_WAIT_FOR_READY | GRPC_INITIAL_METADATA_WAIT_FOR_READY_EXPLICITLY_SET;
+                return GRPC_INITIAL_METADATA_WAIT_FOR_READY |
+                       GRPC_INITIAL_METADATA_WAIT_FOR_READY_EXPLICITLY_SET;
         return 0;
 }
 
@@ -240,7 +244,8 @@ int rpc_channel_call(RpcChannel *c, const char *method, const ProtobufCMessage *
                                 else
                                         r = rpc_unpack(recv_bb, response_type, &m);
                                 if (r < 0)
-                                        (void) local_failure(ret_status, r, "the response cannot be decoded");
+                                        (void) local_failure(ret_status, r,
+                                                             "the response cannot be decoded");
                                 else
                                         *ret_response = m;
                         }
@@ -389,8 +394,8 @@ int rpc_stream_read(RpcStream *s, const ProtobufCMessageDescriptor *type, int64_
 
         r = rpc_unpack(bb, type, ret);
         if (r < 0) {
-                grpc_call_cancel_with_status(s->call, GRPC_STATUS_INTERNAL, "undecodable message from the server",
-                                             NULL);
+                grpc_call_cancel_with_status(s->call, GRPC_STATUS_INTERNAL,
+                                             "undecodable message from the server", NULL);
                 return r;
         }
         return 1;
@@ -399,8 +404,8 @@ int rpc_stream_read(RpcStream *s, const ProtobufCMessageDescriptor *type, int64_
 /* Waits for the previous send batch; false when it failed (call over). */
 static bool stream_wait_send(RpcStream *s) {
         if (s->send_pending) {
-                grpc_event ev = grpc_completion_queue_pluck(s->cq, &s->tag_send, gpr_inf_future(GPR_CLOCK_REALTIME),
-                                                            NULL);
+                grpc_event ev = grpc_completion_queue_pluck(s->cq, &s->tag_send,
+                                                            gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
                 s->send_pending = false;
                 if (!ev.success)
                         s->send_failed = true;

@@ -49,8 +49,8 @@ typedef struct RpcChannelOptions {
  *
  * Nothing is connected yet. Return: 0, -ENOMEM.
  */
-int rpc_channel_new(RpcChannel **ret, const Address *address, const char *tls_name, const TlsCredentials *tls,
-                    const RpcChannelOptions *options);
+int rpc_channel_new(RpcChannel **ret, const Address *address, const char *tls_name,
+                    const TlsCredentials *tls, const RpcChannelOptions *options);
 RpcChannel *rpc_channel_free(RpcChannel *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(RpcChannel *, rpc_channel_free);
 

@@ -434,7 +434,8 @@ int rpc_call_peer_identity(RpcCall *c, const PeerIdentity **ret) {
                 ctx = grpc_call_auth_context(c->call);
                 p = NULL;
                 if (ctx) {
-                        it = grpc_auth_context_find_properties_by_name(ctx, GRPC_X509_PEM_CERT_PROPERTY_NAME);
+                        it = grpc_auth_context_find_properties_by_name(ctx,
+                                                                       GRPC_X509_PEM_CERT_PROPERTY_NAME);
                         p = grpc_auth_property_iterator_next(&it);
                 }
                 /* Property values are not NUL-terminated: pass the length. */
@@ -524,12 +525,14 @@ static void call_dispatch(RpcCall *c) {
         c->request = pb_free(c->request);
         if (c->handler_started) {
                 /* A bidi stream mid-way: end it and let the handler see the end. */
-                (void) call_finish(c, RPC_RESOURCE_EXHAUSTED, "the server is too busy to take this message", false);
+                (void) call_finish(c, RPC_RESOURCE_EXHAUSTED, "the server is too busy to take this message",
+                                   false);
                 c->input_done = true;
                 rpc_call_ref(c);
                 call_run_handler(c);
         } else
-                (void) call_finish(c, RPC_RESOURCE_EXHAUSTED, "the server is too busy, try again later", true);
+                (void) call_finish(c, RPC_RESOURCE_EXHAUSTED, "the server is too busy, try again later",
+                                   true);
 }
 
 static void call_on_recv(RpcCall *c, bool success) {
@@ -649,7 +652,8 @@ static void *server_cq_thread(void *userdata) {
         for (;;) {
                 bool spin = gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), spin_until) < 0;
                 grpc_event ev = grpc_completion_queue_next(
-                        s->cq, spin ? gpr_time_0(GPR_CLOCK_MONOTONIC) : gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+                        s->cq, spin ? gpr_time_0(GPR_CLOCK_MONOTONIC) : gpr_inf_future(GPR_CLOCK_REALTIME),
+                        NULL);
                 RpcTag *tag;
                 RpcCall *c;
 
@@ -660,7 +664,8 @@ static void *server_cq_thread(void *userdata) {
                                 sched_yield();
                         continue;
                 }
-                spin_until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_micros(SPIN_US, GPR_TIMESPAN));
+                spin_until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                          gpr_time_from_micros(SPIN_US, GPR_TIMESPAN));
 
                 tag = ev.tag;
                 c = tag->owner;
@@ -888,7 +893,8 @@ static int probe_abstract_bind(const Address *a) {
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0)
+        if (bind(fd, (struct sockaddr *) &sa,
+                 (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0)
                 return -errno;
         return 0;
 }
@@ -908,10 +914,11 @@ int rpc_server_add_listener(RpcServer *s, Address *address, const TlsCredentials
         if (address->kind == ADDRESS_UNIX) {
                 r = lock_unix_path(s, address->path);
                 if (r == -EADDRINUSE)
-                        return error_set(ret_error, r, "cannot listen on '%s': another server is using it", target);
+                        return error_set(ret_error, r, "cannot listen on '%s': another server is using it",
+                                         target);
                 if (r < 0)
-                        return error_set(ret_error, r, "cannot listen on '%s': cannot lock '%s.lock': %s", target,
-                                         address->path, strerror(-r));
+                        return error_set(ret_error, r, "cannot listen on '%s': cannot lock '%s.lock': %s",
+                                         target, address->path, strerror(-r));
         } else {
                 r = address->kind == ADDRESS_TCP ? probe_tcp_bind(address) : probe_abstract_bind(address);
                 if (r == -EADDRINUSE && address->kind == ADDRESS_UNIX_ABSTRACT)
@@ -927,7 +934,8 @@ int rpc_server_add_listener(RpcServer *s, Address *address, const TlsCredentials
                 };
 
                 creds = grpc_ssl_server_credentials_create_ex(
-                        tls->ca_pem, &pair, 1, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
+                        tls->ca_pem, &pair, 1, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY,
+                        NULL);
         } else
                 creds = grpc_insecure_server_credentials_create();
         if (!creds)
@@ -938,8 +946,9 @@ int rpc_server_add_listener(RpcServer *s, Address *address, const TlsCredentials
         if (port <= 0) {
                 r = address->kind == ADDRESS_TCP ? -EADDRNOTAVAIL : -EADDRINUSE;
                 return error_set(ret_error, r, "cannot listen on '%s': %s", target,
-                                 address->kind == ADDRESS_UNIX_ABSTRACT ? "the name is taken"
-                                                                        : "gRPC refused the address (see the log)");
+                                 address->kind == ADDRESS_UNIX_ABSTRACT
+                                         ? "the name is taken"
+                                         : "gRPC refused the address (see the log)");
         }
         if (address->kind == ADDRESS_TCP)
                 address->port = (uint16_t) port;
@@ -1108,8 +1117,8 @@ RpcServer *rpc_server_free(RpcServer *s) {
                          * wants the shutdown before destroy. */
                         grpc_server_shutdown_and_notify(s->server, s->cq, &s->tag_shutdown);
                         grpc_completion_queue_shutdown(s->cq);
-                        while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-                               GRPC_QUEUE_SHUTDOWN)
+                        while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                                          NULL).type != GRPC_QUEUE_SHUTDOWN)
                                 ;
                 }
                 grpc_server_destroy(s->server);

@@ -106,7 +106,8 @@ typedef void (*RpcShutdownHook)(RpcServer *s, void *userdata);
 int rpc_server_add_shutdown_hook(RpcServer *s, RpcShutdownHook hook, void *userdata);
 
 /* The same, plus @destroy(@userdata) when the server is freed (either may be NULL). */
-int rpc_server_add_hooks(RpcServer *s, RpcShutdownHook shutdown, void (*destroy)(void *userdata), void *userdata);
+int rpc_server_add_hooks(RpcServer *s, RpcShutdownHook shutdown, void (*destroy)(void *userdata),
+                         void *userdata);
 
 /* Starts serving (adds the health and reflection services first). */
 int rpc_server_start(RpcServer *s);

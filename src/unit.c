@@ -234,9 +234,10 @@ static int errno_from_bus_error(const sd_bus_error *e, int r) {
 }
 
 /* Turns a failed call into our errno and sentence; drops a broken connection. */
-static int call_failed(BusConnection *c, int r, const sd_bus_error *e, char **ret_error, const char *format, ...)
-        _printf_(5, 6);
-static int call_failed(BusConnection *c, int r, const sd_bus_error *e, char **ret_error, const char *format, ...) {
+static int call_failed(BusConnection *c, int r, const sd_bus_error *e, char **ret_error,
+                       const char *format, ...) _printf_(5, 6);
+static int call_failed(BusConnection *c, int r, const sd_bus_error *e, char **ret_error,
+                       const char *format, ...) {
         _cleanup_free_ char *what = NULL;
         va_list ap;
         int error;
@@ -252,7 +253,8 @@ static int call_failed(BusConnection *c, int r, const sd_bus_error *e, char **re
                 error = -ENOTCONN;
         }
         if (sd_bus_error_is_set(e))
-                return error_set(ret_error, error, "%s: %s (%s)", strna(what), strempty(e->message), e->name);
+                return error_set(ret_error, error, "%s: %s (%s)", strna(what), strempty(e->message),
+                                 e->name);
         return error_set(ret_error, error, "%s: %s", strna(what), strerror(-r));
 }
 
@@ -286,10 +288,11 @@ int unit_bus_check(char **ret_error) {
         r = manager_bus(&bus, ret_error);
         if (r < 0)
                 return r;
-        r = sd_bus_get_property_string(bus, SYSTEMD_SERVICE, SYSTEMD_PATH, MANAGER_INTERFACE, "Version", &error,
-                                       &version);
+        r = sd_bus_get_property_string(bus, SYSTEMD_SERVICE, SYSTEMD_PATH, MANAGER_INTERFACE, "Version",
+                                       &error, &version);
         if (r < 0)
-                return call_failed(&manager_connection, r, &error, ret_error, "the %s manager does not answer",
+                return call_failed(&manager_connection, r, &error, ret_error,
+                                   "the %s manager does not answer",
                                    unit_bus_kind_to_string(unit_bus_get_kind()));
         return 0;
 }
@@ -333,13 +336,14 @@ int unit_get_status(const char *unit, UnitStatus *ret, char **ret_error) {
                 return r;
         r = sd_bus_call(bus, m, 0, &error, &reply);
         if (r < 0)
-                return call_failed(&manager_connection, r, &error, ret_error, "cannot get the status of '%s'", unit);
+                return call_failed(&manager_connection, r, &error, ret_error,
+                                   "cannot get the status of '%s'", unit);
 
         r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "(ssssssouso)", &id, &description, &load, &active, &sub, &following, &path,
-                                &job_id, &job_type, &job_path);
+        r = sd_bus_message_read(reply, "(ssssssouso)", &id, &description, &load, &active, &sub, &following,
+                                &path, &job_id, &job_type, &job_path);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -364,7 +368,8 @@ int unit_get_status(const char *unit, UnitStatus *ret, char **ret_error) {
                 if (free_and_strdup(&s.freezer_state, "error") < 0)
                         return -ENOMEM;
         } else if (r < 0)
-                return call_failed(&manager_connection, r, &error, ret_error, "cannot get the status of '%s'", unit);
+                return call_failed(&manager_connection, r, &error, ret_error,
+                                   "cannot get the status of '%s'", unit);
 
         *ret = s;
         s = (UnitStatus) {};
@@ -372,7 +377,8 @@ int unit_get_status(const char *unit, UnitStatus *ret, char **ret_error) {
 }
 
 /* Waits on this thread's connection for the JobRemoved of @job. */
-static int wait_for_job(BusConnection *c, const char *job, const char *unit, int64_t timeout_ms, char **ret_error) {
+static int wait_for_job(BusConnection *c, const char *job, const char *unit, int64_t timeout_ms,
+                        char **ret_error) {
         uint64_t deadline = now_monotonic_usec() + (uint64_t) MAX(timeout_ms, 0) * USEC_PER_MSEC;
         int r;
 
@@ -407,11 +413,12 @@ static int wait_for_job(BusConnection *c, const char *job, const char *unit, int
                 int e = error_is_disconnect(r) ? -ENOTCONN : r;
 
                 connection_close(c);
-                return error_set(ret_error, e, "lost the manager while waiting for the job of '%s': %s", unit,
-                                 strerror(-r));
+                return error_set(ret_error, e, "lost the manager while waiting for the job of '%s': %s",
+                                 unit, strerror(-r));
         }
         if (!streq(c->job_result, "done"))
-                r = error_set(ret_error, -EIO, "the job for '%s' finished with result '%s'", unit, c->job_result);
+                r = error_set(ret_error, -EIO, "the job for '%s' finished with result '%s'",
+                              unit, c->job_result);
         else
                 r = 0;
         c->job_result = mfree(c->job_result);
@@ -419,7 +426,8 @@ static int wait_for_job(BusConnection *c, const char *job, const char *unit, int
 }
 
 /* Sends a method call that enqueues a job, then waits for that job. */
-static int call_job(sd_bus_message *m, const char *unit, const char *verb, int64_t timeout_ms, char **ret_error) {
+static int call_job(sd_bus_message *m, const char *unit, const char *verb, int64_t timeout_ms,
+                    char **ret_error) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *job;
@@ -434,7 +442,8 @@ static int call_job(sd_bus_message *m, const char *unit, const char *verb, int64
         return wait_for_job(&manager_connection, job, unit, timeout_ms, ret_error);
 }
 
-static int unit_job(const char *method, const char *verb, const char *unit, int64_t timeout_ms, char **ret_error) {
+static int unit_job(const char *method, const char *verb, const char *unit, int64_t timeout_ms,
+                    char **ret_error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         sd_bus *bus;
         int r;
@@ -445,7 +454,8 @@ static int unit_job(const char *method, const char *verb, const char *unit, int6
         r = manager_bus(&bus, ret_error);
         if (r < 0)
                 return r;
-        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_SERVICE, SYSTEMD_PATH, MANAGER_INTERFACE, method);
+        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_SERVICE, SYSTEMD_PATH, MANAGER_INTERFACE,
+                                           method);
         if (r < 0)
                 return r;
         r = sd_bus_message_append(m, "ss", unit, "replace");
@@ -481,7 +491,8 @@ static int unit_simple_call(const char *method, const char *verb, const char *un
         r = manager_bus(&bus, ret_error);
         if (r < 0)
                 return r;
-        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_SERVICE, SYSTEMD_PATH, MANAGER_INTERFACE, method);
+        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_SERVICE, SYSTEMD_PATH, MANAGER_INTERFACE,
+                                           method);
         if (r < 0)
                 return r;
         va_start(ap, types);
@@ -565,8 +576,10 @@ int unit_start_transient_service(const char *unit, const char *description, char
         if (r < 0)
                 return r;
         {
-                r = sd_bus_message_append(m, "(sv)(sv)(sv)", "Description", "s", strempty(description), "Type", "s",
-                                          "exec", "CollectMode", "s", "inactive-or-failed");
+                r = sd_bus_message_append(m, "(sv)(sv)(sv)",
+                                          "Description", "s", strempty(description),
+                                          "Type", "s", "exec",
+                                          "CollectMode", "s", "inactive-or-failed");
                 if (r < 0)
                         return r;
 
@@ -682,17 +695,17 @@ int unit_get_accounting(const char *unit, UnitAccounting *ret, char **ret_error)
                                                 "ActiveEnterTimestampMonotonic", &error, 't',
                                                 &a.active_enter_monotonic_usec);
         if (r >= 0)
-                r = sd_bus_get_property_trivial(bus, SYSTEMD_SERVICE, path, SERVICE_INTERFACE, "MainPID", &error,
-                                                'u', &a.main_pid);
+                r = sd_bus_get_property_trivial(bus, SYSTEMD_SERVICE, path, SERVICE_INTERFACE, "MainPID",
+                                                &error, 'u', &a.main_pid);
         if (r >= 0)
-                r = sd_bus_get_property_trivial(bus, SYSTEMD_SERVICE, path, SERVICE_INTERFACE, "CPUUsageNSec",
-                                                &error, 't', &a.cpu_usage_nsec);
+                r = sd_bus_get_property_trivial(bus, SYSTEMD_SERVICE, path, SERVICE_INTERFACE,
+                                                "CPUUsageNSec", &error, 't', &a.cpu_usage_nsec);
         if (r >= 0)
-                r = sd_bus_get_property_trivial(bus, SYSTEMD_SERVICE, path, SERVICE_INTERFACE, "MemoryCurrent",
-                                                &error, 't', &a.memory_current);
+                r = sd_bus_get_property_trivial(bus, SYSTEMD_SERVICE, path, SERVICE_INTERFACE,
+                                                "MemoryCurrent", &error, 't', &a.memory_current);
         if (r < 0)
-                return call_failed(&manager_connection, r, &error, ret_error, "cannot read the accounting of '%s'",
-                                   unit);
+                return call_failed(&manager_connection, r, &error, ret_error,
+                                   "cannot read the accounting of '%s'", unit);
 
         *ret = a;
         a = (UnitAccounting) {};
@@ -763,7 +776,8 @@ int system_set_timezone(const char *timezone, char **ret_error) {
         if (r < 0)
                 return r;
         r = sd_bus_call_method(bus, "org.freedesktop.timedate1", "/org/freedesktop/timedate1",
-                               "org.freedesktop.timedate1", "SetTimezone", &error, &reply, "sb", timezone, 0);
+                               "org.freedesktop.timedate1", "SetTimezone", &error, &reply,
+                               "sb", timezone, 0);
         if (r < 0)
                 return call_failed(system_connection_in_use(), r, &error, ret_error,
                                    "systemd-timedated cannot set the timezone '%s'", timezone);

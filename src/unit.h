@@ -115,7 +115,8 @@ typedef struct UnitAccounting {
         char *active_state;
         uint32_t main_pid;                      /* 0: none */
         uint64_t cpu_usage_nsec;                /* UINT64_MAX: not accounted */
-        uint64_t memory_current;                /* UINT64_MAX: not accounted (e.g. memory controller on v1) */
+        uint64_t memory_current;                /* UINT64_MAX: not accounted (e.g. memory controller
+                                                 * on v1) */
         uint64_t active_enter_monotonic_usec;   /* when the unit became active; 0: never */
 } UnitAccounting;
 

@@ -50,12 +50,14 @@ static void test_parse_bad(void **state) {
         check_bad("unix:relative.sock", "the socket path must be absolute");
         check_bad("unix:", "the socket path is empty");
         check_bad("unix-abstract:", "the socket name is empty");
-        check_bad("unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        check_bad("unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
                   "the socket path is longer than 107 bytes");
 }
 
 static void test_transport(void **state) {
-        _cleanup_(address_freep) Address *tcp = NULL, *v6 = NULL, *unixp = NULL, *abstract = NULL, *dflt = NULL;
+        _cleanup_(address_freep) Address *tcp = NULL, *v6 = NULL, *unixp = NULL, *abstract = NULL,
+                *dflt = NULL;
         Address *bad = NULL;
         const char *why = NULL;
 

@@ -54,10 +54,11 @@ static void test_options_win(void **state) {
         setenv("PORT", "1", 1);
         setenv("TLS", "false", 1);
         setenv("GIVC_LOG", "warning", 1);
-        assert_int_equal(PARSE(&c, &err, "--addr", "127.0.0.1", "--port", "9001", "--listen-tcp", "[::1]:9002",
+        assert_int_equal(PARSE(&c, &err, "--addr", "127.0.0.1", "--port", "9001",
+                               "--listen-tcp", "[::1]:9002",
                                "--listen-unix", "/run/givc/admin.sock", "--listen", "unix-abstract:givc",
-                               "--use-tls", "--ca-cert", "ca", "--host-cert", "c", "--host-key", "k", "--debug",
-                               "--shutdown-grace", "2s"),
+                               "--use-tls", "--ca-cert", "ca", "--host-cert", "c", "--host-key", "k",
+                               "--debug", "--shutdown-grace", "2s"),
                          CONFIG_RUN);
         assert_int_equal(c.n_listeners, 4);
         a = address_to_string(c.listeners[0]);

@@ -14,9 +14,11 @@
 
 /* What upstream's Nix module for an app VM exports (builtins.toJSON output). */
 static void set_upstream_appvm_env(void) {
-        setenv("AGENT", "{\"addr\":\"192.168.101.5\",\"name\":\"chromium-vm\",\"port\":\"9000\",\"protocol\":\"tcp\"}",
+        setenv("AGENT", "{\"addr\":\"192.168.101.5\",\"name\":\"chromium-vm\","
+                        "\"port\":\"9000\",\"protocol\":\"tcp\"}",
                1);
-        setenv("ADMIN_SERVER", "{\"addr\":\"192.168.101.10\",\"name\":\"admin-vm\",\"port\":\"9001\",\"protocol\":\"tcp\"}",
+        setenv("ADMIN_SERVER", "{\"addr\":\"192.168.101.10\",\"name\":\"admin-vm\","
+                               "\"port\":\"9001\",\"protocol\":\"tcp\"}",
                1);
         setenv("TLS_CONFIG", "{\"caCertPath\":\"/etc/givc/ca-cert.pem\",\"certPath\":\"/etc/givc/c.pem\","
                              "\"enable\":true,\"keyPath\":\"/etc/givc/k.pem\"}",
@@ -24,8 +26,10 @@ static void set_upstream_appvm_env(void) {
         setenv("TYPE", "12", 1);
         setenv("SUBTYPE", "13", 1);
         setenv("PARENT", "microvm@chromium-vm.service", 1);
-        setenv("APPLICATIONS", "[{\"args\":[\"url\",\"flag\"],\"command\":\"run-waypipe chromium\",\"name\":\"chromium\"},"
-                               "{\"args\":[],\"command\":\"/run/current-system/sw/bin/sleep 5\",\"name\":\"clearexit\"}]",
+        setenv("APPLICATIONS", "[{\"args\":[\"url\",\"flag\"],\"command\":\"run-waypipe chromium\","
+                               "\"name\":\"chromium\"},"
+                               "{\"args\":[],\"command\":\"/run/current-system/sw/bin/sleep 5\","
+                               "\"name\":\"clearexit\"}]",
                1);
         setenv("SOCKET_PROXY", "", 1);
         setenv("DEBUG", "false", 1);
@@ -118,10 +122,11 @@ static void test_options_win(void **state) {
         _cleanup_free_ char *err = NULL, *s = NULL, *a = NULL;
 
         set_upstream_appvm_env();
-        assert_int_equal(PARSE(&c, &err, "--name", "b", "--addr", "givc-b", "--protocol", "abstract", "--no-tls",
-                               "--admin-addr", "/run/admin.sock", "--admin-protocol", "unix", "--admin-name", "adm",
-                               "--type", "8", "--subtype", "9", "--services", "a.service b.service", "--applications",
-                               "[]", "--hwid", "--hwid-iface", "lo", "--user", "--parent", "p.service", "--debug"),
+        assert_int_equal(PARSE(&c, &err, "--name", "b", "--addr", "givc-b", "--protocol", "abstract",
+                               "--no-tls", "--admin-addr", "/run/admin.sock", "--admin-protocol", "unix",
+                               "--admin-name", "adm", "--type", "8", "--subtype", "9",
+                               "--services", "a.service b.service", "--applications", "[]",
+                               "--hwid", "--hwid-iface", "lo", "--user", "--parent", "p.service", "--debug"),
                          CONFIG_RUN);
         assert_string_equal(c.name, "b");
         s = address_to_string(c.listen);
@@ -182,7 +187,8 @@ static void test_errors(void **state) {
         EXPECT_ERROR("--subtype 'x' is not a unit type", "--subtype", "x");
         EXPECT_ERROR("'bad/unit' is not a unit name", "--services", "ok.service bad/unit");
         EXPECT_ERROR("--applications: duplicate application name",
-                     "--applications", "[{\"name\":\"a\",\"command\":\"x\"},{\"name\":\"a\",\"command\":\"y\"}]");
+                     "--applications",
+                     "[{\"name\":\"a\",\"command\":\"x\"},{\"name\":\"a\",\"command\":\"y\"}]");
         EXPECT_ERROR("not a network interface name", "--hwid-iface", "../../etc");
         EXPECT_ERROR("unknown option", "--frobnicate");
 

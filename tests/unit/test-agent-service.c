@@ -15,7 +15,9 @@ static void test_whitelist(void **state) {
         _cleanup_free_ char *err = NULL;
         char *services[] = { "microvm@chromium-vm.service", "poweroff.target", NULL };
 
-        assert_int_equal(app_manifests_parse("[{\"name\":\"foot\",\"command\":\"run-waypipe foot\"}]", &apps, &err), 0);
+        assert_int_equal(app_manifests_parse("[{\"name\":\"foot\",\"command\":\"run-waypipe foot\"}]",
+                                             &apps, &err),
+                         0);
         assert_int_equal(timers_new(&t), 0);
         assert_int_equal(agent_service_new(&a, &(AgentServiceConfig) {
                                                        .agent_unit = "givc-gui-vm.service",

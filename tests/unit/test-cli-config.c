@@ -86,8 +86,10 @@ static void test_errors(void **state) {
         EXPECT_ERROR("no admin port", "--addr", "127.0.0.1", "query-list");
         EXPECT_ERROR("not a valid admin address", "--addr", "127.0.0.1", "--port", "0", "query-list");
         EXPECT_ERROR("no CA certificate", "--addr", "127.0.0.1", "--port", "1", "query-list");
-        EXPECT_ERROR("no client certificate", "--addr", "127.0.0.1", "--port", "1", "--cacert", "c", "query-list");
-        EXPECT_ERROR("no client key", "--addr", "127.0.0.1", "--port", "1", "--cacert", "c", "--cert", "c", "x");
+        EXPECT_ERROR("no client certificate",
+                     "--addr", "127.0.0.1", "--port", "1", "--cacert", "c", "query-list");
+        EXPECT_ERROR("no client key",
+                     "--addr", "127.0.0.1", "--port", "1", "--cacert", "c", "--cert", "c", "x");
         EXPECT_ERROR("positive duration", "--addr", "127.0.0.1", "--port", "1", "--timeout", "0", "x");
         EXPECT_ERROR("vsock", "--vsock", "2:9000", "x");
         EXPECT_ERROR("unknown option", "--nope");

@@ -38,7 +38,9 @@ static void test_case_insensitive(void **state) {
         const char *s = NULL;
         bool b = false;
 
-        assert_int_equal(json_parse("{\"Name\":\"gui-vm\",\"PORT\":9000,\"enable\":\"true\",\"x\":[1]}", &o, NULL), 0);
+        assert_int_equal(json_parse("{\"Name\":\"gui-vm\",\"PORT\":9000,\"enable\":\"true\",\"x\":[1]}",
+                                    &o, NULL),
+                         0);
         assert_int_equal(json_get_string_ci(o, "name", &s), 0);
         assert_string_equal(s, "gui-vm");
         assert_int_equal(json_get_string_ci(o, "port", &s), 0);

@@ -60,7 +60,8 @@ static void log_to_journal(void) {
 
         /* What systemd sets for a service whose stderr is the journal. */
         assert_int_equal(fstat(STDERR_FILENO, &st), 0);
-        snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long) st.st_dev, (unsigned long long) st.st_ino);
+        snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long) st.st_dev,
+                 (unsigned long long) st.st_ino);
         setenv("JOURNAL_STREAM", value, 1);
         log_setup("givc-test");
         log_set_max_level(LOG_DEBUG);

@@ -230,14 +230,18 @@ static void test_optional_presence(void **state) {
         req.__vm_name_case = ADMIN__APPLICATION_REQUEST____VM_NAME_VM_NAME;
         req.vmname = (char *) "";
         assert_int_equal(rpc_pack(&req.base, &bb), 0);
-        assert_int_equal(rpc_unpack(bb, &admin__application_request__descriptor, (ProtobufCMessage **) &back), 0);
+        assert_int_equal(rpc_unpack(bb, &admin__application_request__descriptor,
+                                    (ProtobufCMessage **) &back),
+                         0);
         grpc_byte_buffer_destroy(bb);
         assert_int_equal(back->__vm_name_case, ADMIN__APPLICATION_REQUEST____VM_NAME_VM_NAME);
         assert_string_equal(back->vmname, "");
 
         none.appname = (char *) "foot";
         assert_int_equal(rpc_pack(&none.base, &bb), 0);
-        assert_int_equal(rpc_unpack(bb, &admin__application_request__descriptor, (ProtobufCMessage **) &absent), 0);
+        assert_int_equal(rpc_unpack(bb, &admin__application_request__descriptor,
+                                    (ProtobufCMessage **) &absent),
+                         0);
         grpc_byte_buffer_destroy(bb);
         assert_int_equal(absent->__vm_name_case, ADMIN__APPLICATION_REQUEST____VM_NAME__NOT_SET);
 }

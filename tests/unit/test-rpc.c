@@ -84,7 +84,8 @@ static void handle_echo(RpcCall *call, const ProtobufCMessage *request, void *us
 }
 
 static void handle_fail(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
-        (void) rpc_call_fail(call, RPC_NOT_FOUND, "no unit '%s' here", ((const Systemd__UnitRequest *) request)->unitname);
+        (void) rpc_call_fail(call, RPC_NOT_FOUND, "no unit '%s' here",
+                             ((const Systemd__UnitRequest *) request)->unitname);
 }
 
 /* Blocks a worker until the test releases it. */
@@ -255,7 +256,8 @@ static int fixture_teardown(void **state) {
         return 0;
 }
 
-static int call_text(RpcChannel *ch, const char *method, const char *arg, char **ret_text, RpcStatus *status) {
+static int call_text(RpcChannel *ch, const char *method, const char *arg, char **ret_text,
+                     RpcStatus *status) {
         Systemd__UnitRequest req = SYSTEMD__UNIT_REQUEST__INIT;
         Systemd__UnitResponse *resp = NULL;
         int r;
@@ -308,7 +310,8 @@ static void test_garbage_then_ok(void **state) {
         Fixture *f = *state;
         Systemd__UnitResourceResponse wrong = SYSTEMD__UNIT_RESOURCE_RESPONSE__INIT;
         Socketproxy__BytePacket bad_utf8 = SOCKETPROXY__BYTE_PACKET__INIT;
-        _cleanup_(rpc_status_done) RpcStatus st = RPC_STATUS_NULL, st2 = RPC_STATUS_NULL, st3 = RPC_STATUS_NULL;
+        _cleanup_(rpc_status_done) RpcStatus st = RPC_STATUS_NULL, st2 = RPC_STATUS_NULL,
+                st3 = RPC_STATUS_NULL;
         _cleanup_free_ char *text = NULL;
         ProtobufCMessage *resp = NULL;
 
@@ -366,7 +369,8 @@ static void test_blocking_handler_blocks_nothing_else(void **state) {
                 char *text = NULL;
 
                 /* Another pool handler too: the pool has more than one worker. */
-                assert_int_equal(call_text(f->channel, "/givc.test.Test/Fail", "pool", &text, &st), -EREMOTEIO);
+                assert_int_equal(call_text(f->channel, "/givc.test.Test/Fail", "pool", &text, &st),
+                                 -EREMOTEIO);
                 assert_int_equal(st.code, RPC_NOT_FOUND);
         }
 
@@ -383,7 +387,9 @@ static void test_server_stream(void **state) {
         int n = 0, r;
 
         req.unitname = (char *) "100";
-        assert_int_equal(rpc_channel_open_stream(f->channel, "/givc.test.Test/Stream", &req.base, 5000, 0, &s), 0);
+        assert_int_equal(rpc_channel_open_stream(f->channel, "/givc.test.Test/Stream", &req.base,
+                                                 5000, 0, &s),
+                         0);
         for (;;) {
                 _cleanup_pb_ Systemd__UnitResponse *m = NULL;
                 char expected[32];
@@ -420,7 +426,8 @@ static void test_bidi(void **state) {
                 assert_memory_equal(echo->data.data, words[i], echo->data.len);
         }
         assert_int_equal(rpc_stream_close_send(s), 0);
-        assert_int_equal(rpc_stream_read(s, &socketproxy__byte_packet__descriptor, -1, &(ProtobufCMessage *) { NULL }),
+        assert_int_equal(rpc_stream_read(s, &socketproxy__byte_packet__descriptor, -1,
+                                         &(ProtobufCMessage *) { NULL }),
                          0);
         assert_int_equal(atomic_load(&ts.bidi_messages), 3);
 }
@@ -432,16 +439,22 @@ static void test_client_cancel_reaches_handler(void **state) {
         RpcStream *s = NULL;
 
         flag_set(&ts.forever_cancelled, 0);
-        assert_int_equal(rpc_channel_open_stream(f->channel, "/givc.test.Test/Forever", &req.base, -1, 0, &s), 0);
-        assert_int_equal(rpc_stream_read(s, &systemd__unit_response__descriptor, -1, (ProtobufCMessage **) &first), 1);
+        assert_int_equal(rpc_channel_open_stream(f->channel, "/givc.test.Test/Forever", &req.base,
+                                                 -1, 0, &s),
+                         0);
+        assert_int_equal(rpc_stream_read(s, &systemd__unit_response__descriptor, -1,
+                                         (ProtobufCMessage **) &first),
+                         1);
         assert_string_equal(first->cmdstatus, "started");
 
         /* A read that times out leaves the stream usable. */
-        assert_int_equal(rpc_stream_read(s, &systemd__unit_response__descriptor, 50, &(ProtobufCMessage *) { NULL }),
+        assert_int_equal(rpc_stream_read(s, &systemd__unit_response__descriptor, 50,
+                                         &(ProtobufCMessage *) { NULL }),
                          -ETIME);
 
         rpc_stream_cancel(s);
-        assert_int_equal(rpc_stream_read(s, &systemd__unit_response__descriptor, -1, &(ProtobufCMessage *) { NULL }),
+        assert_int_equal(rpc_stream_read(s, &systemd__unit_response__descriptor, -1,
+                                         &(ProtobufCMessage *) { NULL }),
                          -EREMOTEIO);
         assert_int_equal(rpc_stream_status(s)->code, RPC_CANCELLED);
         rpc_stream_free(s);
@@ -472,7 +485,9 @@ static void test_send_queue_bound(void **state) {
         int r;
 
         flag_set(&ts.flood_result, 0);
-        assert_int_equal(rpc_channel_open_stream(f->channel, "/givc.test.Test/Flood", &req.base, 30000, 0, &s), 0);
+        assert_int_equal(rpc_channel_open_stream(f->channel, "/givc.test.Test/Flood", &req.base,
+                                                 30000, 0, &s),
+                         0);
         /* Not reading: the server's queue for this call fills up. */
         pthread_mutex_lock(&ts.flood_result.lock);
         while (ts.flood_result.value == 0)
@@ -511,12 +526,13 @@ static void test_health(void **state) {
 
                 req.service = (char *) cases[i].service;
                 assert_int_equal(rpc_channel_call(f->channel, "/grpc.health.v1.Health/Check", &req.base,
-                                                  &grpc__health__v1__health_check_response__descriptor, 5000, 0,
-                                                  (ProtobufCMessage **) &resp, &st),
+                                                  &grpc__health__v1__health_check_response__descriptor,
+                                                  5000, 0, (ProtobufCMessage **) &resp, &st),
                                  cases[i].r);
                 assert_int_equal(st.code, cases[i].code);
                 if (cases[i].r == 0)
-                        assert_int_equal(resp->status, GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+                        assert_int_equal(resp->status,
+                                         GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
         }
 }
 
@@ -526,7 +542,9 @@ static void test_health_watch_sees_shutdown(void **state) {
         _cleanup_(rpc_stream_freep) RpcStream *s = NULL;
         _cleanup_pb_ Grpc__Health__V1__HealthCheckResponse *first = NULL, *second = NULL;
 
-        assert_int_equal(rpc_channel_open_stream(f->channel, "/grpc.health.v1.Health/Watch", &req.base, -1, 0, &s), 0);
+        assert_int_equal(rpc_channel_open_stream(f->channel, "/grpc.health.v1.Health/Watch", &req.base,
+                                                 -1, 0, &s),
+                         0);
         assert_int_equal(rpc_stream_read(s, &grpc__health__v1__health_check_response__descriptor, -1,
                                          (ProtobufCMessage **) &first),
                          1);
@@ -537,7 +555,8 @@ static void test_health_watch_sees_shutdown(void **state) {
         assert_int_equal(rpc_stream_read(s, &grpc__health__v1__health_check_response__descriptor, -1,
                                          (ProtobufCMessage **) &second),
                          1);
-        assert_int_equal(second->status, GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
+        assert_int_equal(second->status,
+                         GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
         assert_int_equal(rpc_stream_read(s, &grpc__health__v1__health_check_response__descriptor, -1,
                                          &(ProtobufCMessage *) { NULL }),
                          -EREMOTEIO);
@@ -551,13 +570,18 @@ static void test_shutdown_ends_streams(void **state) {
         _cleanup_pb_ Systemd__UnitResponse *first = NULL;
 
         flag_set(&ts.forever_cancelled, 0);
-        assert_int_equal(rpc_channel_open_stream(f->channel, "/givc.test.Test/Forever", &req.base, -1, 0, &s), 0);
-        assert_int_equal(rpc_stream_read(s, &systemd__unit_response__descriptor, -1, (ProtobufCMessage **) &first), 1);
+        assert_int_equal(rpc_channel_open_stream(f->channel, "/givc.test.Test/Forever", &req.base,
+                                                 -1, 0, &s),
+                         0);
+        assert_int_equal(rpc_stream_read(s, &systemd__unit_response__descriptor, -1,
+                                         (ProtobufCMessage **) &first),
+                         1);
 
         /* The stream ignores shutdown: the grace period ends, it is cancelled. */
         rpc_server_shutdown(f->server, 100);
         flag_wait(&ts.forever_cancelled, 1);
-        assert_int_equal(rpc_stream_read(s, &systemd__unit_response__descriptor, -1, &(ProtobufCMessage *) { NULL }),
+        assert_int_equal(rpc_stream_read(s, &systemd__unit_response__descriptor, -1,
+                                         &(ProtobufCMessage *) { NULL }),
                          -EREMOTEIO);
         assert_int_equal(rpc_server_live_calls(f->server), 0);
 }
@@ -565,22 +589,27 @@ static void test_shutdown_ends_streams(void **state) {
 static void test_reflection(void **state) {
         Fixture *f = *state;
         _cleanup_(rpc_stream_freep) RpcStream *s = NULL;
-        Grpc__Reflection__V1__ServerReflectionRequest req = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__INIT;
-        _cleanup_pb_ Grpc__Reflection__V1__ServerReflectionResponse *list = NULL, *file = NULL, *missing = NULL;
+        Grpc__Reflection__V1__ServerReflectionRequest req =
+                GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__INIT;
+        _cleanup_pb_ Grpc__Reflection__V1__ServerReflectionResponse *list = NULL, *file = NULL,
+                *missing = NULL;
         bool test_seen = false, health_seen = false, v1alpha_seen = false;
 
-        assert_int_equal(rpc_channel_open_stream(f->channel, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        assert_int_equal(rpc_channel_open_stream(f->channel,
+                                                 "/grpc.reflection.v1alpha.ServerReflection/"
+                                                 "ServerReflectionInfo",
                                                  NULL, 5000, 0, &s),
                          0);
 
-        req.message_request_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES;
+        req.message_request_case =
+                GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES;
         req.list_services = (char *) "*";
         assert_int_equal(rpc_stream_write(s, &req.base), 0);
-        assert_int_equal(rpc_stream_read(s, &grpc__reflection__v1__server_reflection_response__descriptor, -1,
-                                         (ProtobufCMessage **) &list),
+        assert_int_equal(rpc_stream_read(s, &grpc__reflection__v1__server_reflection_response__descriptor,
+                                         -1, (ProtobufCMessage **) &list),
                          1);
         assert_int_equal(list->message_response_case,
-                         GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE);
+                GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE);
         for (size_t i = 0; i < list->list_services_response->n_service; i++) {
                 const char *name = list->list_services_response->service[i]->name;
 
@@ -590,29 +619,30 @@ static void test_reflection(void **state) {
         }
         assert_true(test_seen && health_seen && v1alpha_seen);
 
-        req.message_request_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL;
+        req.message_request_case =
+                GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL;
         req.file_containing_symbol = (char *) "grpc.health.v1.Health";
         assert_int_equal(rpc_stream_write(s, &req.base), 0);
-        assert_int_equal(rpc_stream_read(s, &grpc__reflection__v1__server_reflection_response__descriptor, -1,
-                                         (ProtobufCMessage **) &file),
+        assert_int_equal(rpc_stream_read(s, &grpc__reflection__v1__server_reflection_response__descriptor,
+                                         -1, (ProtobufCMessage **) &file),
                          1);
         assert_int_equal(file->message_response_case,
-                         GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE);
+                GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE);
         assert_int_equal(file->file_descriptor_response->n_file_descriptor_proto, 1);
         assert_string_equal(file->original_request->file_containing_symbol, "grpc.health.v1.Health");
 
         req.file_containing_symbol = (char *) "no.Such";
         assert_int_equal(rpc_stream_write(s, &req.base), 0);
-        assert_int_equal(rpc_stream_read(s, &grpc__reflection__v1__server_reflection_response__descriptor, -1,
-                                         (ProtobufCMessage **) &missing),
+        assert_int_equal(rpc_stream_read(s, &grpc__reflection__v1__server_reflection_response__descriptor,
+                                         -1, (ProtobufCMessage **) &missing),
                          1);
         assert_int_equal(missing->message_response_case,
                          GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE);
         assert_int_equal(missing->error_response->error_code, RPC_NOT_FOUND);
 
         assert_int_equal(rpc_stream_close_send(s), 0);
-        assert_int_equal(rpc_stream_read(s, &grpc__reflection__v1__server_reflection_response__descriptor, -1,
-                                         &(ProtobufCMessage *) { NULL }),
+        assert_int_equal(rpc_stream_read(s, &grpc__reflection__v1__server_reflection_response__descriptor,
+                                         -1, &(ProtobufCMessage *) { NULL }),
                          0);
 }
 
@@ -688,7 +718,8 @@ typedef struct TlsFixture {
         Address *address;
 } TlsFixture;
 
-static TlsCredentials *issue(const char *dir, const char *ca_dir, const char *name, CertKeyType type, char **ips) {
+static TlsCredentials *issue(const char *dir, const char *ca_dir, const char *name, CertKeyType type,
+                             char **ips) {
         CertRequest req = { .name = name, .ip_addresses = ips, .days = 1, .key_type = type };
         _cleanup_free_ char *err = NULL, *ca = NULL, *cert = NULL, *key = NULL;
         TlsCredentials *c = NULL;
@@ -758,7 +789,8 @@ static void test_mtls_identity(void **state) {
 static void test_mtls_refusals(void **state) {
         TlsFixture *t = *state;
         _cleanup_(rpc_channel_freep) RpcChannel *stranger = NULL, *plain = NULL, *wrong_name = NULL;
-        _cleanup_(rpc_status_done) RpcStatus st1 = RPC_STATUS_NULL, st2 = RPC_STATUS_NULL, st3 = RPC_STATUS_NULL;
+        _cleanup_(rpc_status_done) RpcStatus st1 = RPC_STATUS_NULL, st2 = RPC_STATUS_NULL,
+                st3 = RPC_STATUS_NULL;
         char *text = NULL;
 
         /* A certificate from another CA. */
@@ -787,11 +819,13 @@ int main(void) {
                                                 fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_server_stream, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_bidi, fixture_setup, fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_client_cancel_reaches_handler, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_client_cancel_reaches_handler, fixture_setup,
+                                                fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_deadline, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_send_queue_bound, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_health, fixture_setup, fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_health_watch_sees_shutdown, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_health_watch_sees_shutdown, fixture_setup,
+                                                fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_shutdown_ends_streams, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_reflection, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_address_in_use, fixture_setup, fixture_teardown),

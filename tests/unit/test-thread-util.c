@@ -33,7 +33,8 @@ static void test_time(void **state) {
         pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
         pthread_cond_t cond;
 
-        assert_true((uint64_t) t.tv_sec * USEC_PER_SEC + (uint64_t) t.tv_nsec / 1000 >= a + 1500 * USEC_PER_MSEC);
+        assert_true((uint64_t) t.tv_sec * USEC_PER_SEC + (uint64_t) t.tv_nsec / 1000 >=
+                    a + 1500 * USEC_PER_MSEC);
         assert_int_equal(u.tv_sec, 2);
         assert_int_equal(u.tv_nsec, 500001000);
 
