@@ -2,9 +2,14 @@
 /*
  * Threads and locks. Cheap handlers (RegisterService, QueryList, Watch) run
  * inline on the server's completion-queue thread; the ones that call agents
- * run on the server's worker pool. The monitor, locale pushes and polls of
- * new agents run on a pool of their own, so a slow agent delays neither
- * clients nor other agents, and every call to an agent has a deadline.
+ * or wait for the state to be written run on the server's worker pool. The
+ * monitor, locale pushes and polls of new agents run on a pool of their
+ * own, so a slow agent delays neither clients nor other agents, and every
+ * call to an agent has a deadline.
+ *
+ * The state is written by a thread of its own, coalescing changes. Replies
+ * to StartApplication, SetLocale and SetTimezone wait for the write, so what
+ * a client was told is done survives a crash of the admin right after.
  *
  * Lock order: registry lock, then watchers lock or boot lock (the registry
  * calls its listener with its lock held); the admin lock (locale, timezone,
@@ -45,6 +50,8 @@
 #define MAX_POLL_TIMEOUT_MS 3000
 #define DEFAULT_VM_START_TIMEOUT_MS 30000
 #define DEFAULT_CALL_TIMEOUT_MS 30000
+/* How long a reply may wait for the state writer (a stuck disk must not hold it forever). */
+#define SAVE_WAIT_MS 10000
 #define BACKGROUND_WORKERS 8U
 #define BACKGROUND_QUEUE 4096U
 /* An application name taken on the agent side (a failed unit upstream's
@@ -83,12 +90,15 @@ struct AdminService {
         TimerEvent *monitor;
         bool stopped;
 
-        /* The state writer. */
+        /* The state writer. Every change has a generation; replies that
+         * must survive a crash wait until a write of it was attempted. */
         pthread_t writer;
         bool writer_started;
         pthread_mutex_t writer_lock;
         pthread_cond_t writer_wake;
-        bool dirty, writer_stop;
+        pthread_cond_t writer_done;
+        bool dirty, writer_stop, writer_exited;
+        uint64_t changed_generation, written_generation;
 
         pthread_mutex_t watchers_lock;
         Watcher *watchers;
@@ -118,7 +128,26 @@ static void admin_log(AdminService *a, int level, const char *format, ...) {
 static void mark_dirty(AdminService *a) {
         pthread_mutex_lock(&a->writer_lock);
         a->dirty = true;
+        a->changed_generation++;
         pthread_cond_signal(&a->writer_wake);
+        pthread_mutex_unlock(&a->writer_lock);
+}
+
+/*
+ * Waits until every change so far went through a write of the state (saved,
+ * or failed and logged by the writer), so that a reply is not sent for a
+ * change a crash right after it would forget: an application the admin
+ * started is known only to the state, it never registers again.
+ */
+static void wait_saved(AdminService *a) {
+        struct timespec until = timespec_after_ms(SAVE_WAIT_MS);
+        uint64_t target;
+
+        pthread_mutex_lock(&a->writer_lock);
+        target = a->changed_generation;
+        while (a->writer_started && !a->writer_exited && a->written_generation < target)
+                if (pthread_cond_timedwait(&a->writer_done, &a->writer_lock, &until) == ETIMEDOUT)
+                        break;
         pthread_mutex_unlock(&a->writer_lock);
 }
 
@@ -1000,6 +1029,7 @@ static void handle_start_application(RpcCall *call, const ProtobufCMessage *requ
                                                     unit, strerror(-r));
                 }
                 admin_log(a, LOG_INFO, "Started '%s' in %s.", unit, vm_unit);
+                wait_saved(a);
         } else
                 registry_unreserve(a->registry, unit);
 
@@ -1159,6 +1189,7 @@ static void set_setting(RpcCall *call, AdminService *a, char **field, const char
                 return (void) rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
         mark_dirty(a);
         push_locale_to_all(a);
+        wait_saved(a);
         (void) rpc_call_reply(call, &resp.base);
 }
 
@@ -1201,6 +1232,7 @@ static void *writer_thread(void *userdata) {
 
         pthread_mutex_lock(&a->writer_lock);
         for (;;) {
+                uint64_t generation;
                 int r;
 
                 while (!a->dirty && !a->writer_stop)
@@ -1208,6 +1240,7 @@ static void *writer_thread(void *userdata) {
                 if (!a->dirty)
                         break;
                 a->dirty = false;
+                generation = a->changed_generation;
                 pthread_mutex_unlock(&a->writer_lock);
 
                 r = save_state(a);
@@ -1218,7 +1251,11 @@ static void *writer_thread(void *userdata) {
                 failing = r < 0;
 
                 pthread_mutex_lock(&a->writer_lock);
+                a->written_generation = generation;
+                pthread_cond_broadcast(&a->writer_done);
         }
+        a->writer_exited = true;
+        pthread_cond_broadcast(&a->writer_done);
         pthread_mutex_unlock(&a->writer_lock);
         return NULL;
 }
@@ -1291,10 +1328,11 @@ static const RpcMethod admin_methods[] = {
                      admin__application_response__descriptor, handle_resume_application, 0),
         ADMIN_METHOD("StopApplication", admin__application_request__descriptor,
                      admin__application_response__descriptor, handle_stop_application, 0),
+        /* Not inline: they wait for the state to be written. */
         ADMIN_METHOD("SetLocale", admin__locale_request__descriptor, admin__empty__descriptor, handle_set_locale,
-                     RPC_METHOD_INLINE),
+                     0),
         ADMIN_METHOD("SetTimezone", admin__timezone_request__descriptor, admin__empty__descriptor,
-                     handle_set_timezone, RPC_METHOD_INLINE),
+                     handle_set_timezone, 0),
         ADMIN_METHOD("Poweroff", admin__empty__descriptor, admin__empty__descriptor, handle_poweroff, 0),
         ADMIN_METHOD("Reboot", admin__empty__descriptor, admin__empty__descriptor, handle_reboot, 0),
         ADMIN_METHOD("Suspend", admin__empty__descriptor, admin__empty__descriptor, handle_suspend, 0),
@@ -1335,6 +1373,7 @@ int admin_service_new(AdminService **ret, const AdminServiceConfig *c, char **re
         pthread_mutex_init(&a->lock, NULL);
         pthread_mutex_init(&a->writer_lock, NULL);
         pthread_cond_init(&a->writer_wake, NULL);
+        thread_cond_init_monotonic(&a->writer_done);
         pthread_mutex_init(&a->watchers_lock, NULL);
         pthread_mutex_init(&a->boot_lock, NULL);
         thread_cond_init_monotonic(&a->boot_cond);
@@ -1380,7 +1419,9 @@ int admin_service_start(AdminService *a) {
                 r = thread_start(&a->writer, writer_thread, a);
                 if (r < 0)
                         return r;
+                pthread_mutex_lock(&a->writer_lock);
                 a->writer_started = true;
+                pthread_mutex_unlock(&a->writer_lock);
         }
         /* The first round right away: after a restart, the restored registry is checked at once. */
         pthread_mutex_lock(&a->lock);
@@ -1408,7 +1449,9 @@ void admin_service_stop(AdminService *a) {
                 pthread_cond_signal(&a->writer_wake);
                 pthread_mutex_unlock(&a->writer_lock);
                 pthread_join(a->writer, NULL);
+                pthread_mutex_lock(&a->writer_lock);
                 a->writer_started = false;
+                pthread_mutex_unlock(&a->writer_lock);
         }
 }
 
@@ -1430,6 +1473,7 @@ AdminService *admin_service_free(AdminService *a) {
         pthread_mutex_destroy(&a->lock);
         pthread_mutex_destroy(&a->writer_lock);
         pthread_cond_destroy(&a->writer_wake);
+        pthread_cond_destroy(&a->writer_done);
         pthread_mutex_destroy(&a->watchers_lock);
         pthread_mutex_destroy(&a->boot_lock);
         pthread_cond_destroy(&a->boot_cond);

@@ -10,8 +10,9 @@
  * Beyond upstream: registrations are bound to the client certificate; a VM
  * that has to boot is waited for (its agent's registration) instead of
  * slept on; the monitor polls every agent in parallel with deadlines and
- * reports only changes; the registry, locale and timezone survive restarts;
- * Watch subscribers have bounded queues.
+ * reports only changes; the registry, locale and timezone survive restarts
+ * (also a SIGKILL: a started application, a locale or a timezone is saved
+ * before its reply is sent); Watch subscribers have bounded queues.
  */
 
 #include <stdbool.h>
