@@ -414,7 +414,11 @@ static int get_unit_status(AdminService *a, const RegistryEntry *agent, const ch
 static void fail_agent_call(RpcCall *call, const RpcStatus *status, const char *what) {
         RpcStatusCode code = status->code == RPC_OK ? RPC_INTERNAL : status->code;
 
-        (void) rpc_call_fail(call, code, "%s: %s", what, strna(status->message));
+        /* Our agents say what failed already ("cannot start application: …"). */
+        if (status->message && startswith(status->message, what))
+                (void) rpc_call_fail(call, code, "%s", status->message);
+        else
+                (void) rpc_call_fail(call, code, "%s: %s", what, strna(status->message));
 }
 
 static int host_agent(AdminService *a, RegistryEntry **ret, RpcStatus *status) {
@@ -671,7 +675,9 @@ static int entry_from_request(AdminService *a, const Admin__RegistryRequest *req
         if (!e)
                 return -ENOMEM;
         e->type = type;
-        e->watch = type.service == SERVICE_TYPE_MGR;
+        /* Everything is polled, services too: upstream polled only agents and applications, so a VM's
+         * microvm@ unit showed PoweredOff while the VM ran. */
+        e->watch = true;
         e->name = strdup(req->name);
         e->description = strdup(strempty(req->state->description));
         e->load_state = strdup(strempty(req->state->loadstate));

@@ -86,7 +86,7 @@ typedef struct RegistryEntry {
         char *port;
         char *tls_name;
 
-        bool watch;         /* the monitor polls it (agents and started applications) */
+        bool watch;         /* the monitor polls it (every entry registered or started) */
         bool unreachable;   /* the last poll could not reach its agent */
 } RegistryEntry;
 
