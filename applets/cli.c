@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,6 +112,7 @@ static int64_t timeout_for(const Cli *cli, int64_t default_ms) {
 static int report_failure(Cli *cli, const char *what, const RpcStatus *status, int64_t timeout_ms) {
         const CliConfig *c = &cli->config;
         const char *code = strna(rpc_status_code_to_string(status->code));
+        bool no_message;
 
         if (status->code == RPC_UNAVAILABLE) {
                 _cleanup_free_ char *reason = NULL;
@@ -128,12 +130,18 @@ static int report_failure(Cli *cli, const char *what, const RpcStatus *status, i
                 return log_error("Failed to %s: no answer within %" PRIi64 " ms (%s); a longer --timeout may help",
                                  what, timeout_ms, code),
                        EXIT_FAILURE;
+        /* gRPC's own statuses may carry just the code's name as their message. */
+        no_message = isempty(status->message) || strcasecmp(status->message, code) == 0;
+        if (status->code == RPC_CANCELLED && no_message)
+                return log_error("Failed to %s: the admin cancelled the request; it may be shutting "
+                                 "down (%s)", what, code),
+                       EXIT_FAILURE;
         /* The admin's messages usually say what failed already ("cannot pause 'x': …"). */
         if (status->message && startswith(status->message, "cannot "))
                 log_error("C%s (%s)", status->message + 1, code);
         else
-                log_error("Failed to %s: %s (%s)", what,
-                          isempty(status->message) ? "no reason given" : status->message, code);
+                log_error("Failed to %s: %s (%s)", what, no_message ? "no reason given" : status->message,
+                          code);
         return EXIT_FAILURE;
 }
 
@@ -590,9 +598,20 @@ static int verb_watch(Cli *cli, int argc, char **argv) {
 
                         return report_failure(cli, "watch the registry", &timeout, timeout_for(cli, 0));
                 }
-                if (r == -EREMOTEIO)
-                        return report_failure(cli, "watch the registry", rpc_stream_status(stream),
-                                              timeout_for(cli, 0));
+                if (r == -EREMOTEIO) {
+                        const RpcStatus *status = rpc_stream_status(stream);
+
+                        /* It was connected: the admin went away (stopped, restarted). A probe now
+                         * would only meet it half shut down, and blame TLS. */
+                        if (!first && status->code == RPC_UNAVAILABLE)
+                                return log_error("Failed to watch the registry: the admin went away: "
+                                                 "%s (%s)",
+                                                 isempty(status->message) ? "the connection was lost"
+                                                                          : status->message,
+                                                 strna(rpc_status_code_to_string(status->code))),
+                                       EXIT_FAILURE;
+                        return report_failure(cli, "watch the registry", status, timeout_for(cli, 0));
+                }
                 if (r == 0)
                         return log_error("The admin ended the Watch stream."), EXIT_FAILURE;
                 if (r < 0)
@@ -793,11 +812,14 @@ static int run_help(Cli *cli, int argc, char **argv) {
         const Verb *verb;
         char *help_argv[] = { NULL, (char *) "--help", NULL };
 
-        if (argc < 2)
+        if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h"))
                 return fputs(cli_help, stdout), EXIT_SUCCESS;
         verb = find_verb(argv[1]);
-        if (!verb)
-                return usage_error(cli, "unknown command '%s'", argv[1]);
+        if (!verb) {
+                /* As for an unknown command itself: 'help --help' would not say more. */
+                log_error("Unknown command '%s'; see 'givc cli --help'.", argv[1]);
+                return EXIT_USAGE;
+        }
         cli->verb = verb->name;
         help_argv[0] = argv[1];
         return verb->run(cli, 2, help_argv);

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -138,7 +140,8 @@ static int handshake_failure(SSL *ssl, X509 *leaf, const char *where, const char
                              const char *ca_path, const char *cert_path, char **ret_reason) {
         long verify = SSL_get_verify_result(ssl);
         unsigned long e = ERR_peek_last_error();
-        int reason = ERR_GET_REASON(e);
+        /* A failed read or write of the socket itself: 0, as when OpenSSL says nothing. */
+        int reason = ERR_GET_LIB(e) == ERR_LIB_SYS ? 0 : ERR_GET_REASON(e);
 
         if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
                 _cleanup_free_ char *names = NULL;
@@ -174,12 +177,18 @@ static int handshake_failure(SSL *ssl, X509 *leaf, const char *where, const char
                 return error_set(ret_reason, -EPROTO, "%s speaks TLS but not gRPC (no HTTP/2)", where);
         case SSL_R_WRONG_VERSION_NUMBER:
         case SSL_R_PACKET_LENGTH_TOO_LONG:
-        case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+                /* What came back is no TLS record: a plaintext gRPC server answers with HTTP/2. */
                 return error_set(ret_reason, -EPROTO,
                                  "%s does not answer TLS: if it runs without TLS, add --notls", where);
+        case 0: /* no word from OpenSSL: the connection was closed or reset */
+        case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+                /* No TLS answer and no HTTP/2 one either, which no gRPC server does. */
+                return error_set(ret_reason, -ECONNRESET,
+                                 "%s closed the connection during the TLS handshake (is it shutting down, or "
+                                 "not a gRPC server?)", where);
         default:
                 return error_set(ret_reason, -EPROTO, "the TLS handshake with %s failed: %s", where,
-                                 e ? ERR_reason_error_string(e) : "the connection was closed");
+                                 strna(ERR_reason_error_string(e)));
         }
 }
 
@@ -288,6 +297,34 @@ static int probe(const Address *address, const char *where, const char *tls_name
         return error_set(ret_reason, 0, "the TLS handshake with %s succeeds", where);
 }
 
+/*
+ * OpenSSL's socket BIO writes with write(2): a server that hangs up while we
+ * write (an admin shutting down) must get a message, not SIGPIPE killing the
+ * process. The signal is blocked in this thread while we probe, and one that
+ * came meanwhile is taken back, so the caller's disposition stays untouched.
+ */
+static int probe_without_sigpipe(const Address *address, const char *where, const char *tls_name,
+                                 const char *ca_path, const char *cert_path, const char *key_path,
+                                 int64_t timeout_ms, char **ret_reason) {
+        static const struct timespec no_wait = {};
+        sigset_t sigpipe, saved, pending;
+        bool was_pending;
+        int r;
+
+        (void) sigemptyset(&sigpipe);
+        (void) sigaddset(&sigpipe, SIGPIPE);
+        was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+        (void) pthread_sigmask(SIG_BLOCK, &sigpipe, &saved); /* fails only for a bad 'how' */
+
+        r = probe(address, where, tls_name, ca_path, cert_path, key_path, timeout_ms, ret_reason);
+
+        if (!was_pending)
+                while (sigtimedwait(&sigpipe, NULL, &no_wait) == SIGPIPE)
+                        ;
+        (void) pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        return r;
+}
+
 int tls_probe(const Address *address, const char *tls_name, const char *ca_path, const char *cert_path,
               const char *key_path, int64_t timeout_ms, char **ret_reason) {
         _cleanup_free_ char *where = NULL, *reason = NULL;
@@ -296,8 +333,8 @@ int tls_probe(const Address *address, const char *tls_name, const char *ca_path,
         where = address_to_string(address);
         if (!where)
                 return -ENOMEM;
-        r = probe(address, where, tls_name ?: address_default_tls_name(address), ca_path, cert_path, key_path,
-                  timeout_ms, &reason);
+        r = probe_without_sigpipe(address, where, tls_name ?: address_default_tls_name(address), ca_path,
+                                  cert_path, key_path, timeout_ms, &reason);
         if (r < 0)
                 return openssl_return(r, &reason, ret_reason);
         ERR_clear_error();

@@ -24,6 +24,9 @@
  * @ret_reason: a malloc'd sentence; on success too ("the TLS handshake with
  *              X succeeds"), so the caller can say the problem is elsewhere
  *
+ * A server that hangs up while the probe writes raises no SIGPIPE: it is
+ * blocked in the calling thread meanwhile, and taken back if it came.
+ *
  * Return: 0 when the handshake succeeded and the server kept the
  * connection; -ECONNREFUSED (and other socket errors), -ETIMEDOUT,
  * -EPROTO (not TLS), -EKEYREJECTED (a certificate was rejected, by either
