@@ -50,6 +50,8 @@
 #define MAX_POLL_TIMEOUT_MS 3000
 #define DEFAULT_VM_START_TIMEOUT_MS 30000
 #define DEFAULT_CALL_TIMEOUT_MS 30000
+/* A locale push waits this long for an agent (that may be coming back) in a background worker. */
+#define LOCALE_PUSH_TIMEOUT_MS 10000
 /* How long a reply may wait for the state writer (a stuck disk must not hold it forever). */
 #define SAVE_WAIT_MS 10000
 #define BACKGROUND_WORKERS 8U
@@ -357,9 +359,11 @@ static void on_registry_change(RegistryEventKind kind, const RegistryEntry *e, v
 /* ---- calls to agents ---- */
 
 /* Calls @method on the agent that runs @e (itself, or the agent managing it). */
-static int call_agent_of(AdminService *a, const RegistryEntry *e, const char *method, const ProtobufCMessage *request,
-                         const ProtobufCMessageDescriptor *response_type, int64_t timeout_ms,
-                         ProtobufCMessage **ret_response, RpcStatus *status) {
+/* @flags: RPC_CALL_WAIT_FOR_READY in background work (see agent_clients_call()). */
+static int call_agent_of(AdminService *a, const RegistryEntry *e, const char *method,
+                         const ProtobufCMessage *request, const ProtobufCMessageDescriptor *response_type,
+                         int64_t timeout_ms, RpcCallFlags flags, ProtobufCMessage **ret_response,
+                         RpcStatus *status) {
         _cleanup_(registry_entry_freep) RegistryEntry *agent = NULL;
         const RegistryEntry *target = e;
         int r;
@@ -378,7 +382,7 @@ static int call_agent_of(AdminService *a, const RegistryEntry *e, const char *me
                 return -EINVAL;
         }
         return agent_clients_call(a->clients, target->protocol, target->address, target->port, target->tls_name,
-                                  method, request, response_type, timeout_ms, ret_response, status);
+                                  method, request, response_type, timeout_ms, flags, ret_response, status);
 }
 
 static int unit_request(AdminService *a, const RegistryEntry *e, const char *method, const char *unit,
@@ -387,18 +391,19 @@ static int unit_request(AdminService *a, const RegistryEntry *e, const char *met
         _cleanup_pb_ ProtobufCMessage *resp = NULL;
 
         req.unitname = (char *) unit;
-        return call_agent_of(a, e, method, &req.base, &systemd__unit_response__descriptor, timeout_ms, &resp, status);
+        return call_agent_of(a, e, method, &req.base, &systemd__unit_response__descriptor, timeout_ms, 0, &resp,
+                             status);
 }
 
 static int get_unit_status(AdminService *a, const RegistryEntry *agent, const char *unit, int64_t timeout_ms,
-                           Systemd__UnitStatusResponse **ret, RpcStatus *status) {
+                           RpcCallFlags flags, Systemd__UnitStatusResponse **ret, RpcStatus *status) {
         Systemd__UnitRequest req = SYSTEMD__UNIT_REQUEST__INIT;
         ProtobufCMessage *resp = NULL;
         int r;
 
         req.unitname = (char *) unit;
         r = call_agent_of(a, agent, "/systemd.UnitControlService/GetUnitStatus", &req.base,
-                          &systemd__unit_status_response__descriptor, timeout_ms, &resp, status);
+                          &systemd__unit_status_response__descriptor, timeout_ms, flags, &resp, status);
         if (r < 0)
                 return r;
         if (!((Systemd__UnitStatusResponse *) resp)->unitstatus) {
@@ -478,7 +483,8 @@ static void maybe_restart_vm(AdminService *a, const RegistryEntry *agent) {
                 return;
         if (host_agent(a, &host, &status) < 0)
                 return;
-        if (get_unit_status(a, host, agent->vm, a->config.poll_timeout_ms, &st, &status) < 0)
+        if (get_unit_status(a, host, agent->vm, a->config.poll_timeout_ms, RPC_CALL_WAIT_FOR_READY, &st,
+                            &status) < 0)
                 return;
         if (streq(st->unitstatus->loadstate, "loaded") && !streq(st->unitstatus->activestate, "active") &&
             !streq(st->unitstatus->activestate, "activating")) {
@@ -496,7 +502,7 @@ static void poll_entry(AdminService *a, const RegistryEntry *e) {
         const Systemd__UnitStatus *s;
         int r;
 
-        r = get_unit_status(a, e, e->name, a->config.poll_timeout_ms, &resp, &status);
+        r = get_unit_status(a, e, e->name, a->config.poll_timeout_ms, RPC_CALL_WAIT_FOR_READY, &resp, &status);
         if (r < 0) {
                 /* An application its agent no longer knows has ended. */
                 if (e->type.service == SERVICE_TYPE_APP && status.code == RPC_NOT_FOUND) {
@@ -544,7 +550,7 @@ static void push_locale(AdminService *a, const RegistryEntry *agent) {
 
                 req.locale = locale;
                 r = call_agent_of(a, agent, "/locale.LocaleClient/LocaleSet", &req.base, &locale__empty__descriptor,
-                                  a->config.call_timeout_ms, &resp, &status);
+                                  LOCALE_PUSH_TIMEOUT_MS, RPC_CALL_WAIT_FOR_READY, &resp, &status);
                 if (r < 0)
                         admin_log(a, LOG_WARNING, "Cannot set the locale on '%s': %s", agent->name,
                                   strna(status.message));
@@ -556,7 +562,7 @@ static void push_locale(AdminService *a, const RegistryEntry *agent) {
 
                 req.timezone = timezone;
                 r = call_agent_of(a, agent, "/locale.LocaleClient/TimezoneSet", &req.base, &locale__empty__descriptor,
-                                  a->config.call_timeout_ms, &resp, &status);
+                                  LOCALE_PUSH_TIMEOUT_MS, RPC_CALL_WAIT_FOR_READY, &resp, &status);
                 if (r < 0)
                         admin_log(a, LOG_WARNING, "Cannot set the timezone on '%s': %s", agent->name,
                                   strna(status.message));
@@ -834,7 +840,7 @@ static int boot_vm(AdminService *a, const char *vm, const char *vm_unit, const c
                                        "the VM '%s' is not running, and no host agent is registered to start it", vm);
                 return r;
         }
-        r = get_unit_status(a, host, vm_unit, a->config.call_timeout_ms, &st, status);
+        r = get_unit_status(a, host, vm_unit, a->config.call_timeout_ms, 0, &st, status);
         if (r < 0) {
                 if (status->code == RPC_NOT_FOUND)
                         rpc_status_set(status, RPC_NOT_FOUND, "no VM '%s': the host agent does not control '%s'", vm,
@@ -884,6 +890,7 @@ static void boot_unref_locked(AdminService *a, VmBoot *boot) {
 }
 
 /* Makes sure the VM runs and its agent is registered; concurrent callers boot it once. */
+/* Return: 0 when the agent was there, 1 when it came after a boot (ours or another request's). */
 static int ensure_vm(AdminService *a, const char *vm, const char *vm_unit, const char *agent, RpcStatus *status) {
         uint64_t deadline = now_monotonic_usec() + (uint64_t) a->config.vm_start_timeout_ms * USEC_PER_MSEC;
         struct timespec until = timespec_from_usec(deadline);
@@ -924,7 +931,7 @@ static int ensure_vm(AdminService *a, const char *vm, const char *vm_unit, const
                 pthread_cond_broadcast(&a->boot_cond);
                 boot_unref_locked(a, boot);
                 pthread_mutex_unlock(&a->boot_lock);
-                return r;
+                return r < 0 ? r : 1;
         }
 
         /* Someone else boots it: wait for their outcome. */
@@ -942,7 +949,48 @@ static int ensure_vm(AdminService *a, const char *vm, const char *vm_unit, const
         }
         boot_unref_locked(a, boot);
         pthread_mutex_unlock(&a->boot_lock);
-        return r;
+        return r < 0 ? r : 1;
+}
+
+/* Starts a new instance of the application on @agent under a reserved name; it stays reserved. */
+static int start_instance(AdminService *a, const RegistryEntry *agent, const Admin__ApplicationRequest *req,
+                          RpcCallFlags flags, char **ret_unit, RpcStatus *status) {
+        _cleanup_strv_free_ char **taken = NULL;
+        _cleanup_free_ char *unit = NULL;
+        int r;
+
+        for (int attempt = 0;; attempt++) {
+                Systemd__AppUnitRequest start = SYSTEMD__APP_UNIT_REQUEST__INIT;
+                _cleanup_pb_ ProtobufCMessage *reply = NULL;
+
+                rpc_status_done(status);
+                unit = mfree(unit);
+                r = registry_reserve_name(a->registry, req->appname, &unit);
+                if (r < 0)
+                        break;
+                start.unitname = unit;
+                start.n_args = req->n_args;
+                start.args = req->args;
+                r = call_agent_of(a, agent, "/systemd.UnitControlService/StartApplication", &start.base,
+                                  &systemd__unit_response__descriptor, a->config.call_timeout_ms, flags, &reply,
+                                  status);
+                if (r >= 0 || status->code != RPC_ALREADY_EXISTS || attempt + 1 >= NAME_ATTEMPTS)
+                        break;
+                /* The agent still has a unit of that name: keep it reserved, try the next. */
+                if (strv_extend(&taken, unit) < 0)
+                        break;
+        }
+        for (char **t = taken; t && *t; t++)
+                registry_unreserve(a->registry, *t);
+        if (r < 0) {
+                if (unit)
+                        registry_unreserve(a->registry, unit);
+                if (status->code == RPC_OK)
+                        rpc_status_set(status, RPC_INTERNAL, "%s", strerror(-r));
+                return r;
+        }
+        *ret_unit = TAKE_PTR(unit);
+        return 0;
 }
 
 static void handle_start_application(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
@@ -952,8 +1000,8 @@ static void handle_start_application(RpcCall *call, const ProtobufCMessage *requ
         _cleanup_(registry_entry_freep) RegistryEntry *agent = NULL, *entry = NULL;
         _cleanup_pb_ Systemd__UnitStatusResponse *st = NULL;
         _cleanup_free_ char *vm = NULL, *vm_unit = NULL, *agent_unit = NULL, *unit = NULL;
-        _cleanup_strv_free_ char **taken = NULL;
         AdminService *a = userdata;
+        RpcCallFlags flags;
         int r;
 
         if (!name_is_valid(req->appname))
@@ -968,47 +1016,32 @@ static void handle_start_application(RpcCall *call, const ProtobufCMessage *requ
         if (!vm || asprintf(&vm_unit, "microvm@%s.service", vm) < 0 || asprintf(&agent_unit, "givc-%s.service", vm) < 0)
                 return (void) rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
 
-        r = ensure_vm(a, vm, vm_unit, agent_unit, &status);
-        if (r < 0)
-                return fail_agent_call(call, &status, "cannot start application");
-        r = registry_get(a->registry, agent_unit, &agent);
-        if (r < 0)
-                return (void) rpc_call_fail(call, RPC_UNAVAILABLE, "cannot start application: the agent '%s' went away",
-                                            agent_unit);
-
-        for (int attempt = 0;; attempt++) {
-                Systemd__AppUnitRequest start = SYSTEMD__APP_UNIT_REQUEST__INIT;
-                _cleanup_pb_ ProtobufCMessage *reply = NULL;
-
-                rpc_status_done(&status);
-                unit = mfree(unit);
-                r = registry_reserve_name(a->registry, req->appname, &unit);
+        for (int round = 0;; round++) {
+                r = ensure_vm(a, vm, vm_unit, agent_unit, &status);
                 if (r < 0)
+                        return fail_agent_call(call, &status, "cannot start application");
+                /* An agent that just came may find our channel to it still waiting to try again. */
+                flags = r > 0 ? RPC_CALL_WAIT_FOR_READY : 0;
+                agent = registry_entry_free(agent);
+                r = registry_get(a->registry, agent_unit, &agent);
+                if (r < 0)
+                        return (void) rpc_call_fail(call, RPC_UNAVAILABLE,
+                                                    "cannot start application: the agent '%s' went away", agent_unit);
+                r = start_instance(a, agent, req, flags, &unit, &status);
+                if (r >= 0 || status.code != RPC_UNAVAILABLE || round > 0)
                         break;
-                start.unitname = unit;
-                start.n_args = req->n_args;
-                start.args = req->args;
-                r = call_agent_of(a, agent, "/systemd.UnitControlService/StartApplication", &start.base,
-                                  &systemd__unit_response__descriptor, a->config.call_timeout_ms, &reply, &status);
-                if (r >= 0 || status.code != RPC_ALREADY_EXISTS || attempt + 1 >= NAME_ATTEMPTS)
-                        break;
-                /* The agent still has a unit of that name: keep it reserved, try the next. */
-                if (strv_extend(&taken, unit) < 0)
-                        break;
+                /* Its agent does not answer: the VM may have just gone down, before the monitor
+                 * noticed. Take it as gone (a poll corrects that if it is not) and boot the VM. */
+                if (registry_update_status(a->registry, agent_unit, NULL, NULL, NULL, NULL, NULL, NULL, true) > 0)
+                        admin_log(a, LOG_WARNING, "Cannot reach '%s': %s", agent_unit, strna(status.message));
+                (void) queue_job(a, agent, JOB_POLL);
         }
-        for (char **t = taken; t && *t; t++)
-                registry_unreserve(a->registry, *t);
-        if (r < 0) {
-                if (unit)
-                        registry_unreserve(a->registry, unit);
-                if (status.code == RPC_OK)
-                        rpc_status_set(&status, RPC_INTERNAL, "%s", strerror(-r));
+        if (r < 0)
                 return fail_agent_call(call, &status, "cannot start application");
-        }
 
         /* Registered as it is now. An application that already finished
          * (it ran, and was quick) is not registered at all. */
-        r = get_unit_status(a, agent, unit, a->config.call_timeout_ms, &st, &status);
+        r = get_unit_status(a, agent, unit, a->config.call_timeout_ms, flags, &st, &status);
         if (r >= 0 && streq(st->unitstatus->activestate, "active")) {
                 r = -ENOMEM;
                 entry = calloc(1, sizeof(*entry));

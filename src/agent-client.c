@@ -81,7 +81,7 @@ static int get_channel(AgentClients *c, const Address *a, const char *tls_name, 
 
 int agent_clients_call(AgentClients *c, const char *protocol, const char *address, const char *port,
                        const char *tls_name, const char *method, const ProtobufCMessage *request,
-                       const ProtobufCMessageDescriptor *response_type, int64_t timeout_ms,
+                       const ProtobufCMessageDescriptor *response_type, int64_t timeout_ms, RpcCallFlags flags,
                        ProtobufCMessage **ret_response, RpcStatus *ret_status) {
         _cleanup_(address_freep) Address *a = NULL;
         RpcChannel *channel;
@@ -101,5 +101,6 @@ int agent_clients_call(AgentClients *c, const char *protocol, const char *addres
                         rpc_status_set(ret_status, RPC_INTERNAL, "cannot create a channel: %s", strerror(-r));
                 return r;
         }
-        return rpc_channel_call(channel, method, request, response_type, timeout_ms, 0, ret_response, ret_status);
+        return rpc_channel_call(channel, method, request, response_type, timeout_ms, flags, ret_response,
+                                ret_status);
 }

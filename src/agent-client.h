@@ -21,11 +21,15 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(AgentClients *, agent_clients_free);
 /**
  * agent_clients_call() - a unary call to the agent at @protocol/@address/@port
  * (upstream's TransportConfig fields), whose certificate names @tls_name
+ * @flags: RPC_CALL_WAIT_FOR_READY for background work, which can afford to
+ *         wait for a connection that is being (re)made: an agent that just
+ *         came back would otherwise look unreachable until the channel's
+ *         next attempt
  *
  * Return: as rpc_channel_call(); -EINVAL (with *ret_status explaining) when
  * the endpoint cannot be parsed.
  */
 int agent_clients_call(AgentClients *c, const char *protocol, const char *address, const char *port,
                        const char *tls_name, const char *method, const ProtobufCMessage *request,
-                       const ProtobufCMessageDescriptor *response_type, int64_t timeout_ms,
+                       const ProtobufCMessageDescriptor *response_type, int64_t timeout_ms, RpcCallFlags flags,
                        ProtobufCMessage **ret_response, RpcStatus *ret_status);

@@ -16,7 +16,7 @@ int parse_boolean(const char *s);
  * Return: 0, -EINVAL (not a number), -ERANGE (outside the range). */
 int parse_uint64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 
-/* Milliseconds with an optional unit: "500", "500ms", "2s", "1.5s", "1min".
+/* Milliseconds with an optional unit: "500", "500ms", "2s", "1.5s", "1min", "1h".
  * Return: 0, -EINVAL, -ERANGE. */
 int parse_duration_ms(const char *s, int64_t *ret);
 

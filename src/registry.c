@@ -276,7 +276,8 @@ int registry_register(Registry *r, RegistryEntry *e, bool keep_status) {
                                         ret = -ENOMEM;
                                         goto finish;
                                 }
-                        entry->unreachable = old->unreachable;
+                        /* But not "unreachable": it just reached us. Whoever registers it polls it
+                         * again, to know for sure. */
                 }
                 r->entries[i] = TAKE_PTR(entry);
                 if (!registry_entry_equal(old, r->entries[i]))

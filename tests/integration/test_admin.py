@@ -374,6 +374,22 @@ class Applications(AdminTestCase):
         for unit in ('foot@0.service', 'foot@1.service'):
             self.assertEqual(m.show(unit, 'ActiveState')['ActiveState'], 'active')
 
+    def test_start_right_after_the_vm_went_down_boots_it_again(self):
+        # A monitor that will not notice in time: the admin only learns that
+        # the VM is gone when its agent does not answer the start.
+        self.assertEqual(self.bed.stop_admin(), 0, self.bed.admin_log())
+        self.bed.start_admin(extra_args=('--monitor-interval', '1h'))
+        self.connect()
+        self.wait_registry(lambda q: q.get(agent_unit(CHROMIUM)) and q[agent_unit(CHROMIUM)].VmStatus == 'Running',
+                           'the VM agent to register again')
+        self.bed.shutdown_vm(CHROMIUM)
+        self.assertEqual(self.query()[agent_unit(CHROMIUM)].VmStatus, 'Running')   # stale, as intended
+
+        name = self.start_instance()
+        self.assertTrue(self.bed.vm_running(CHROMIUM))
+        self.assertEqual(self.manager().show(name, 'ActiveState')['ActiveState'], 'active')
+        self.assertIn(f'Cannot reach \'{agent_unit(CHROMIUM)}\'', self.bed.admin_log())
+
     def test_killed_app_leaves_the_registry_and_starts_again(self):
         name = self.start_instance()
         m = self.manager()

@@ -49,9 +49,11 @@ static void test_duration(void **state) {
         assert_int_equal(ms, 1500);
         assert_int_equal(parse_duration_ms("1min", &ms), 0);
         assert_int_equal(ms, 60000);
+        assert_int_equal(parse_duration_ms("1h", &ms), 0);
+        assert_int_equal(ms, 3600000);
         assert_int_equal(parse_duration_ms("5 s", &ms), -EINVAL);
         assert_int_equal(parse_duration_ms("-1s", &ms), -EINVAL);
-        assert_int_equal(parse_duration_ms("1h", &ms), -EINVAL);
+        assert_int_equal(parse_duration_ms("1d", &ms), -EINVAL);
         assert_int_equal(parse_duration_ms("", &ms), -EINVAL);
         assert_int_equal(parse_duration_ms("1e300s", &ms), -ERANGE);
 }
