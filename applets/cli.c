@@ -123,12 +123,13 @@ static int report_failure(Cli *cli, const char *what, const RpcStatus *status, i
                 r = tls_probe(c->target, c->name, c->use_tls ? c->ca_cert : NULL, c->cert, c->key,
                               MIN(timeout_ms, (int64_t) 5000), &reason);
                 if (r < 0 && r != -ENOMEM)
-                        return log_error("Failed to %s: cannot reach the admin: %s (%s)", what, reason, code),
+                        return log_error("Failed to %s: cannot reach the admin: %s (%s)", what, reason,
+                                         code),
                                EXIT_FAILURE;
         }
         if (status->code == RPC_DEADLINE_EXCEEDED)
-                return log_error("Failed to %s: no answer within %" PRIi64 " ms (%s); a longer --timeout may help",
-                                 what, timeout_ms, code),
+                return log_error("Failed to %s: no answer within %" PRIi64 " ms (%s); "
+                                 "a longer --timeout may help", what, timeout_ms, code),
                        EXIT_FAILURE;
         /* gRPC's own statuses may carry just the code's name as their message. */
         no_message = isempty(status->message) || strcasecmp(status->message, code) == 0;
@@ -152,7 +153,8 @@ static int call_admin(Cli *cli, const char *method, const ProtobufCMessage *requ
         _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
         int r;
 
-        r = rpc_channel_call(cli->channel, method, request, response_type, timeout_ms, 0, ret_response, &status);
+        r = rpc_channel_call(cli->channel, method, request, response_type, timeout_ms, 0, ret_response,
+                             &status);
         if (r < 0)
                 return report_failure(cli, what, &status, timeout_ms);
         return 0;
@@ -161,8 +163,9 @@ static int call_admin(Cli *cli, const char *method, const ProtobufCMessage *requ
 static int query_list(Cli *cli, Admin__QueryListResponse **ret) {
         Admin__Empty req = ADMIN__EMPTY__INIT;
 
-        return call_admin(cli, "/admin.AdminService/QueryList", &req.base, &admin__query_list_response__descriptor,
-                          timeout_for(cli, 0), (ProtobufCMessage **) ret, "list the registry");
+        return call_admin(cli, "/admin.AdminService/QueryList", &req.base,
+                          &admin__query_list_response__descriptor, timeout_for(cli, 0),
+                          (ProtobufCMessage **) ret, "list the registry");
 }
 
 /* The terminal's width when stdout is one (tables are fitted to it), else 0: no limit. */
@@ -271,8 +274,8 @@ static int parse_unit_type(const Cli *cli, const char *option, const char *value
  * Options may follow the arguments (start foot --vm x), as with upstream's clap.
  * Return: -1 to go on, or the exit status (0 after --help, EXIT_USAGE).
  */
-static int parse_verb(const Cli *cli, int argc, char **argv, unsigned allowed, const char *help, int min_args,
-                      int max_args, const char *missing, VerbArgs *a) {
+static int parse_verb(const Cli *cli, int argc, char **argv, unsigned allowed, const char *help,
+                      int min_args, int max_args, const char *missing, VerbArgs *a) {
         struct option options[ELEMENTSOF(verb_options) + 2] = { { "help", no_argument, NULL, 'h' } };
         size_t n = 1;
         int opt, r;
@@ -314,7 +317,8 @@ static int parse_verb(const Cli *cli, int argc, char **argv, unsigned allowed, c
                         break;
                 case VERB_RETRY:
                         if (parse_uint64(optarg, 1, 86400, &a->retry) < 0)
-                                return usage_error(cli, "--retry '%s' is not a number from 1 to 86400", optarg);
+                                return usage_error(cli, "--retry '%s' is not a number from 1 to 86400",
+                                                   optarg);
                         break;
                 default: {
                         const char *arg = argv[optind - 1];
@@ -394,8 +398,8 @@ static int verb_start(Cli *cli, int argc, char **argv) {
                                 timeout_for(cli, START_TIMEOUT_MS), "start");
 }
 
-static int app_verb(Cli *cli, int argc, char **argv, const char *method, const char *what, const char *summary,
-                    int64_t timeout_ms) {
+static int app_verb(Cli *cli, int argc, char **argv, const char *method, const char *what,
+                    const char *summary, int64_t timeout_ms) {
         _cleanup_(verb_args_done) VerbArgs a = {};
         _cleanup_free_ char *help = NULL;
         int r;
@@ -424,7 +428,8 @@ static int verb_stop(Cli *cli, int argc, char **argv) {
 
 static int verb_pause(Cli *cli, int argc, char **argv) {
         return app_verb(cli, argc, argv, "/admin.AdminService/PauseApplication", "pause",
-                        "Freeze the processes of the application (its status becomes Paused)", timeout_for(cli, 0));
+                        "Freeze the processes of the application (its status becomes Paused)",
+                        timeout_for(cli, 0));
 }
 
 static int verb_resume(Cli *cli, int argc, char **argv) {
@@ -432,7 +437,8 @@ static int verb_resume(Cli *cli, int argc, char **argv) {
                         "Thaw the paused application", timeout_for(cli, 0));
 }
 
-static int power_verb(Cli *cli, int argc, char **argv, const char *method, const char *help, const char *what) {
+static int power_verb(Cli *cli, int argc, char **argv, const char *method, const char *help,
+                      const char *what) {
         _cleanup_(verb_args_done) VerbArgs a = {};
         _cleanup_pb_ Admin__Empty *resp = NULL;
         Admin__Empty req = ADMIN__EMPTY__INIT;
@@ -441,8 +447,9 @@ static int power_verb(Cli *cli, int argc, char **argv, const char *method, const
         r = parse_verb(cli, argc, argv, 0, help, 0, 0, NULL, &a);
         if (r >= 0)
                 return r;
-        return call_admin(cli, method, &req.base, &admin__empty__descriptor, timeout_for(cli, STOP_TIMEOUT_MS),
-                          (ProtobufCMessage **) &resp, what) ?: EXIT_SUCCESS;
+        return call_admin(cli, method, &req.base, &admin__empty__descriptor,
+                          timeout_for(cli, STOP_TIMEOUT_MS), (ProtobufCMessage **) &resp,
+                          what) ?: EXIT_SUCCESS;
 }
 
 static int verb_poweroff(Cli *cli, int argc, char **argv) {
@@ -556,7 +563,8 @@ static int print_watch_item(const Admin__WatchItem *item, bool as_json, bool *he
                         r = json_print_line(stdout, o);
         } else if (item->status_case == ADMIN__WATCH_ITEM__STATUS_INITIAL)
                 r = query_table_print(stdout, item->initial ? item->initial->list : NULL,
-                                      item->initial ? item->initial->n_list : 0, NULL, output_width(), TABLE_HEADER);
+                                      item->initial ? item->initial->n_list : 0, NULL, output_width(),
+                                      TABLE_HEADER);
         else {
                 event = (Admin__QueryListItem *) watch_event_item(item);
                 name = watch_event_name(item);
@@ -579,7 +587,8 @@ static int verb_watch(Cli *cli, int argc, char **argv) {
         uint64_t seen = 0;
         int r;
 
-        r = parse_verb(cli, argc, argv, VERB_AS_JSON | VERB_INITIAL | VERB_LIMIT, watch_help, 0, 0, NULL, &a);
+        r = parse_verb(cli, argc, argv, VERB_AS_JSON | VERB_INITIAL | VERB_LIMIT, watch_help, 0, 0, NULL,
+                       &a);
         if (r >= 0)
                 return r;
 
@@ -590,7 +599,8 @@ static int verb_watch(Cli *cli, int argc, char **argv) {
         while (seen < a.limit) {
                 _cleanup_pb_ Admin__WatchItem *item = NULL;
 
-                /* The first item (the registry now) must come within the timeout; changes may take forever. */
+                /* The first item (the registry now) must come within the timeout; changes may take
+                 * forever. */
                 r = rpc_stream_read(stream, &admin__watch_item__descriptor, first ? timeout_for(cli, 0) : -1,
                                     (ProtobufCMessage **) &item);
                 if (r == -ETIME) {
@@ -675,8 +685,9 @@ static int setting_verb(Cli *cli, int argc, char **argv, bool locale) {
                 Admin__TimezoneRequest req = ADMIN__TIMEZONE_REQUEST__INIT;
 
                 req.timezone = (char *) value;
-                return call_admin(cli, "/admin.AdminService/SetTimezone", &req.base, &admin__empty__descriptor,
-                                  timeout_for(cli, 0), (ProtobufCMessage **) &resp, what) ?: EXIT_SUCCESS;
+                return call_admin(cli, "/admin.AdminService/SetTimezone", &req.base,
+                                  &admin__empty__descriptor, timeout_for(cli, 0),
+                                  (ProtobufCMessage **) &resp, what) ?: EXIT_SUCCESS;
         }
 }
 
@@ -775,11 +786,12 @@ static int verb_health(Cli *cli, int argc, char **argv) {
                        (ProtobufCMessage **) &resp, "check the admin's health") != 0)
                 return EXIT_FAILURE;
 
-        v = protobuf_c_enum_descriptor_get_value(&grpc__health__v1__health_check_response__serving_status__descriptor,
-                                                 (int) resp->status);
+        v = protobuf_c_enum_descriptor_get_value(
+                &grpc__health__v1__health_check_response__serving_status__descriptor, (int) resp->status);
         printf("%s\n", v ? v->name : "UNKNOWN");
-        return resp->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING ? EXIT_SUCCESS
-                                                                                                  : EXIT_FAILURE;
+        return resp->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+                       ? EXIT_SUCCESS
+                       : EXIT_FAILURE;
 }
 
 static const Verb verbs[] = {
@@ -873,7 +885,8 @@ int cli_main(int argc, char **argv) {
                         goto finish;
                 }
                 if (cli.config.use_tls) {
-                        r = tls_credentials_load(cli.config.ca_cert, cli.config.cert, cli.config.key, &tls, &error);
+                        r = tls_credentials_load(cli.config.ca_cert, cli.config.cert, cli.config.key, &tls,
+                                                 &error);
                         if (r < 0) {
                                 log_error("%s", error ?: "Failed to load the TLS credentials");
                                 r = EXIT_FAILURE;

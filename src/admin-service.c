@@ -177,7 +177,8 @@ static void query_item_init(Admin__QueryListItem *item, const RegistryEntry *e) 
 }
 
 /* Sends the list of @entries as a QueryListResponse, alone or inside a WatchItem's Initial. */
-static int send_list(RpcCall *call, RegistryEntry *const *entries, size_t n, bool as_watch_initial, bool reply) {
+static int send_list(RpcCall *call, RegistryEntry *const *entries, size_t n, bool as_watch_initial,
+                     bool reply) {
         Admin__QueryListResponse list = ADMIN__QUERY_LIST_RESPONSE__INIT;
         Admin__WatchItem item = ADMIN__WATCH_ITEM__INIT;
         _cleanup_free_ Admin__QueryListItem *items = NULL;
@@ -265,7 +266,8 @@ static void watchers_dispatch(AdminService *a, RegistryEventKind kind, const Reg
                 r = rpc_call_send(w->call, &item.base);
                 if (r == -ENOBUFS)
                         watcher_end_locked(a, w->call, RPC_RESOURCE_EXHAUSTED,
-                                           "the Watch stream fell behind the registry's changes; watch again");
+                                           "the Watch stream fell behind the registry's changes; "
+                                           "watch again");
                 else if (r < 0)
                         watcher_end_locked(a, w->call, RPC_CANCELLED, NULL);
         }
@@ -371,8 +373,8 @@ static int call_agent_of(AdminService *a, const RegistryEntry *e, const char *me
         if (e->placement == PLACEMENT_MANAGED) {
                 r = registry_get(a->registry, e->by, &agent);
                 if (r < 0) {
-                        rpc_status_set(status, RPC_UNAVAILABLE, "the agent '%s' of '%s' is not registered", e->by,
-                                       e->name);
+                        rpc_status_set(status, RPC_UNAVAILABLE, "the agent '%s' of '%s' is not registered",
+                                       e->by, e->name);
                         return r;
                 }
                 target = agent;
@@ -381,8 +383,9 @@ static int call_agent_of(AdminService *a, const RegistryEntry *e, const char *me
                 rpc_status_set(status, RPC_FAILED_PRECONDITION, "'%s' has no agent to ask", e->name);
                 return -EINVAL;
         }
-        return agent_clients_call(a->clients, target->protocol, target->address, target->port, target->tls_name,
-                                  method, request, response_type, timeout_ms, flags, ret_response, status);
+        return agent_clients_call(a->clients, target->protocol, target->address, target->port,
+                                  target->tls_name, method, request, response_type, timeout_ms, flags,
+                                  ret_response, status);
 }
 
 static int unit_request(AdminService *a, const RegistryEntry *e, const char *method, const char *unit,
@@ -391,8 +394,8 @@ static int unit_request(AdminService *a, const RegistryEntry *e, const char *met
         _cleanup_pb_ ProtobufCMessage *resp = NULL;
 
         req.unitname = (char *) unit;
-        return call_agent_of(a, e, method, &req.base, &systemd__unit_response__descriptor, timeout_ms, 0, &resp,
-                             status);
+        return call_agent_of(a, e, method, &req.base, &systemd__unit_response__descriptor, timeout_ms, 0,
+                             &resp, status);
 }
 
 static int get_unit_status(AdminService *a, const RegistryEntry *agent, const char *unit, int64_t timeout_ms,
@@ -432,7 +435,8 @@ static int host_agent(AdminService *a, RegistryEntry **ret, RpcStatus *status) {
         if (r == -ENOENT)
                 rpc_status_set(status, RPC_NOT_FOUND, "no host agent (type 0) is registered");
         else if (r == -ENOTUNIQ)
-                rpc_status_set(status, RPC_FAILED_PRECONDITION, "more than one host agent (type 0) is registered");
+                rpc_status_set(status, RPC_FAILED_PRECONDITION,
+                               "more than one host agent (type 0) is registered");
         else if (r < 0)
                 rpc_status_set(status, RPC_INTERNAL, "cannot look up the host agent: %s", strerror(-r));
         return r;
@@ -488,11 +492,12 @@ static void maybe_restart_vm(AdminService *a, const RegistryEntry *agent) {
                 return;
         if (streq(st->unitstatus->loadstate, "loaded") && !streq(st->unitstatus->activestate, "active") &&
             !streq(st->unitstatus->activestate, "activating")) {
-                admin_log(a, LOG_NOTICE, "The agent of %s is gone and the VM is %s: starting it again.", agent->vm,
-                          st->unitstatus->activestate);
+                admin_log(a, LOG_NOTICE, "The agent of %s is gone and the VM is %s: starting it again.",
+                          agent->vm, st->unitstatus->activestate);
                 if (unit_request(a, host, "/systemd.UnitControlService/StartUnit", agent->vm,
                                  a->config.vm_start_timeout_ms, &status) < 0)
-                        admin_log(a, LOG_WARNING, "Cannot start %s again: %s", agent->vm, strna(status.message));
+                        admin_log(a, LOG_WARNING, "Cannot start %s again: %s", agent->vm,
+                                  strna(status.message));
         }
 }
 
@@ -502,14 +507,16 @@ static void poll_entry(AdminService *a, const RegistryEntry *e) {
         const Systemd__UnitStatus *s;
         int r;
 
-        r = get_unit_status(a, e, e->name, a->config.poll_timeout_ms, RPC_CALL_WAIT_FOR_READY, &resp, &status);
+        r = get_unit_status(a, e, e->name, a->config.poll_timeout_ms, RPC_CALL_WAIT_FOR_READY, &resp,
+                            &status);
         if (r < 0) {
                 /* An application its agent no longer knows has ended. */
                 if (e->type.service == SERVICE_TYPE_APP && status.code == RPC_NOT_FOUND) {
                         (void) registry_deregister(a->registry, e->name);
                         return;
                 }
-                if (registry_update_status(a->registry, e->name, NULL, NULL, NULL, NULL, NULL, NULL, true) > 0)
+                if (registry_update_status(a->registry, e->name, NULL, NULL, NULL, NULL, NULL, NULL,
+                                           true) > 0)
                         admin_log(a, LOG_WARNING, "Cannot reach the agent for '%s': %s", e->name,
                                   strna(status.message));
                 if (e->type.service == SERVICE_TYPE_MGR)
@@ -525,8 +532,8 @@ static void poll_entry(AdminService *a, const RegistryEntry *e) {
                 (void) registry_deregister(a->registry, e->name);
                 return;
         }
-        r = registry_update_status(a->registry, e->name, s->description, s->loadstate, s->activestate, s->substate,
-                                   s->path, s->freezerstate, false);
+        r = registry_update_status(a->registry, e->name, s->description, s->loadstate, s->activestate,
+                                   s->substate, s->path, s->freezerstate, false);
         if (r > 0 && e->unreachable)
                 admin_log(a, LOG_NOTICE, "The agent for '%s' answers again.", e->name);
 }
@@ -549,8 +556,9 @@ static void push_locale(AdminService *a, const RegistryEntry *agent) {
                 _cleanup_pb_ ProtobufCMessage *resp = NULL;
 
                 req.locale = locale;
-                r = call_agent_of(a, agent, "/locale.LocaleClient/LocaleSet", &req.base, &locale__empty__descriptor,
-                                  LOCALE_PUSH_TIMEOUT_MS, RPC_CALL_WAIT_FOR_READY, &resp, &status);
+                r = call_agent_of(a, agent, "/locale.LocaleClient/LocaleSet", &req.base,
+                                  &locale__empty__descriptor, LOCALE_PUSH_TIMEOUT_MS,
+                                  RPC_CALL_WAIT_FOR_READY, &resp, &status);
                 if (r < 0)
                         admin_log(a, LOG_WARNING, "Cannot set the locale on '%s': %s", agent->name,
                                   strna(status.message));
@@ -561,8 +569,9 @@ static void push_locale(AdminService *a, const RegistryEntry *agent) {
                 _cleanup_pb_ ProtobufCMessage *resp = NULL;
 
                 req.timezone = timezone;
-                r = call_agent_of(a, agent, "/locale.LocaleClient/TimezoneSet", &req.base, &locale__empty__descriptor,
-                                  LOCALE_PUSH_TIMEOUT_MS, RPC_CALL_WAIT_FOR_READY, &resp, &status);
+                r = call_agent_of(a, agent, "/locale.LocaleClient/TimezoneSet", &req.base,
+                                  &locale__empty__descriptor, LOCALE_PUSH_TIMEOUT_MS,
+                                  RPC_CALL_WAIT_FOR_READY, &resp, &status);
                 if (r < 0)
                         admin_log(a, LOG_WARNING, "Cannot set the timezone on '%s': %s", agent->name,
                                   strna(status.message));
@@ -659,21 +668,24 @@ static int check_identity(AdminService *a, RpcCall *call, const Admin__RegistryR
                 return error_set(ret_error, -EPERM,
                                  type.service == SERVICE_TYPE_MGR
                                          ? "an agent must be registered as 'givc-<name>.service', not '%s'"
-                                         : "a service must name its agent 'givc-<name>.service' as Parent, not '%s'",
+                                         : "a service must name its agent 'givc-<name>.service' as Parent, "
+                                           "not '%s'",
                                  strempty(owner));
         if (!peer_identity_has_name(id, x))
                 return error_set(ret_error, -EPERM,
-                                 "a certificate for '%s' may only register 'givc-%s.service' and its services; "
-                                 "'%s' belongs to '%s'",
-                                 strna(id->dns_names[0] ?: id->common_name), strna(id->dns_names[0] ?: id->common_name),
-                                 req->name, x);
+                                 "a certificate for '%s' may only register 'givc-%s.service' and its "
+                                 "services; '%s' belongs to '%s'",
+                                 strna(id->dns_names[0] ?: id->common_name),
+                                 strna(id->dns_names[0] ?: id->common_name), req->name, x);
         if (!req->transport || !streq(req->transport->name, x))
                 return error_set(ret_error, -EPERM,
-                                 "the transport name of '%s' must be '%s', the name in its certificate", req->name, x);
+                                 "the transport name of '%s' must be '%s', the name in its certificate",
+                                 req->name, x);
         return 0;
 }
 
-static int entry_from_request(AdminService *a, const Admin__RegistryRequest *req, UnitType type, RegistryEntry **ret) {
+static int entry_from_request(AdminService *a, const Admin__RegistryRequest *req, UnitType type,
+                              RegistryEntry **ret) {
         _cleanup_(registry_entry_freep) RegistryEntry *e = NULL, *parent = NULL;
         _cleanup_free_ char *x = NULL;
 
@@ -697,7 +709,8 @@ static int entry_from_request(AdminService *a, const Admin__RegistryRequest *req
 
         /* A service of a registered agent is reached through that agent. */
         if (type.service != SERVICE_TYPE_MGR && !isempty(req->parent) &&
-            registry_get(a->registry, req->parent, &parent) >= 0 && parent->placement == PLACEMENT_ENDPOINT) {
+            registry_get(a->registry, req->parent, &parent) >= 0 &&
+            parent->placement == PLACEMENT_ENDPOINT) {
                 e->placement = PLACEMENT_MANAGED;
                 e->by = strdup(parent->name);
                 e->vm = parent->vm ? strdup(parent->vm) : NULL;
@@ -720,7 +733,8 @@ static int entry_from_request(AdminService *a, const Admin__RegistryRequest *req
         if (type.service == SERVICE_TYPE_MGR && type.vm != VM_TYPE_HOST) {
                 if (!isempty(req->parent))
                         e->vm = strdup(req->parent);
-                else if ((x = agent_name_of_unit(req->name)) && asprintf(&e->vm, "microvm@%s.service", x) < 0)
+                else if ((x = agent_name_of_unit(req->name)) &&
+                         asprintf(&e->vm, "microvm@%s.service", x) < 0)
                         e->vm = NULL;
                 if (!e->vm)
                         return -ENOMEM;
@@ -742,20 +756,21 @@ static void handle_register_service(RpcCall *call, const ProtobufCMessage *reque
         int r;
 
         if (!unit_name_is_plausible(req->name))
-                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "'%s' is not a unit name", req->name);
+                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "'%s' is not a unit name",
+                                            req->name);
         if (unit_type_from_u32(req->type, &type) < 0)
-                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "Unknown u32 value for UnitType: %" PRIu32,
-                                            req->type);
+                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT,
+                                            "Unknown u32 value for UnitType: %" PRIu32, req->type);
         if (!req->state)
                 return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "status missing");
         if (!req->transport)
                 return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "endpoint missing");
-        r = address_from_transport(req->transport->protocol, req->transport->address, req->transport->port, &check,
-                                   &why);
+        r = address_from_transport(req->transport->protocol, req->transport->address, req->transport->port,
+                                   &check, &why);
         address_free(check);
         if (r < 0 && type.service == SERVICE_TYPE_MGR)
-                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "the endpoint of '%s' is unusable: %s",
-                                            req->name, strna(why));
+                return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT,
+                                            "the endpoint of '%s' is unusable: %s", req->name, strna(why));
 
         r = check_identity(a, call, req, type, &error);
         if (r < 0)
@@ -764,12 +779,14 @@ static void handle_register_service(RpcCall *call, const ProtobufCMessage *reque
 
         r = entry_from_request(a, req, type, &e);
         if (r < 0)
-                return (void) rpc_call_fail(call, RPC_INTERNAL, "cannot register '%s': %s", req->name, strerror(-r));
+                return (void) rpc_call_fail(call, RPC_INTERNAL, "cannot register '%s': %s", req->name,
+                                            strerror(-r));
 
         existed = registry_contains(a->registry, req->name);
         r = registry_register(a->registry, TAKE_PTR(e), true);
         if (r < 0)
-                return (void) rpc_call_fail(call, RPC_INTERNAL, "cannot register '%s': %s", req->name, strerror(-r));
+                return (void) rpc_call_fail(call, RPC_INTERNAL, "cannot register '%s': %s", req->name,
+                                            strerror(-r));
         admin_log(a, LOG_INFO, "%s '%s' (%s/%s).", existed ? "Re-registered" : "Registered", req->name,
                   vm_type_to_string(type.vm), service_type_to_string(type.service));
 
@@ -826,8 +843,8 @@ static bool wait_for_agent(AdminService *a, const char *agent, uint64_t deadline
 }
 
 /* Boots @vm_unit through the host agent and waits for @agent. Fills @status on failure. */
-static int boot_vm(AdminService *a, const char *vm, const char *vm_unit, const char *agent, uint64_t deadline_usec,
-                   RpcStatus *status) {
+static int boot_vm(AdminService *a, const char *vm, const char *vm_unit, const char *agent,
+                   uint64_t deadline_usec, RpcStatus *status) {
         _cleanup_(registry_entry_freep) RegistryEntry *host = NULL;
         _cleanup_pb_ Systemd__UnitStatusResponse *st = NULL;
         int64_t left_ms;
@@ -837,14 +854,15 @@ static int boot_vm(AdminService *a, const char *vm, const char *vm_unit, const c
         if (r < 0) {
                 if (status->code == RPC_NOT_FOUND)
                         rpc_status_set(status, RPC_FAILED_PRECONDITION,
-                                       "the VM '%s' is not running, and no host agent is registered to start it", vm);
+                                       "the VM '%s' is not running, and no host agent is registered to "
+                                       "start it", vm);
                 return r;
         }
         r = get_unit_status(a, host, vm_unit, a->config.call_timeout_ms, 0, &st, status);
         if (r < 0) {
                 if (status->code == RPC_NOT_FOUND)
-                        rpc_status_set(status, RPC_NOT_FOUND, "no VM '%s': the host agent does not control '%s'", vm,
-                                       vm_unit);
+                        rpc_status_set(status, RPC_NOT_FOUND,
+                                       "no VM '%s': the host agent does not control '%s'", vm, vm_unit);
                 return r;
         }
         if (!streq(st->unitstatus->loadstate, "loaded")) {
@@ -853,8 +871,10 @@ static int boot_vm(AdminService *a, const char *vm, const char *vm_unit, const c
                 return -ENOENT;
         }
         if (!streq(st->unitstatus->activestate, "active")) {
-                left_ms = (int64_t) ((deadline_usec - MIN(now_monotonic_usec(), deadline_usec)) / USEC_PER_MSEC);
-                r = unit_request(a, host, "/systemd.UnitControlService/StartUnit", vm_unit, MAX(left_ms, 1), status);
+                left_ms = (int64_t) ((deadline_usec - MIN(now_monotonic_usec(), deadline_usec)) /
+                                     USEC_PER_MSEC);
+                r = unit_request(a, host, "/systemd.UnitControlService/StartUnit", vm_unit, MAX(left_ms, 1),
+                                 status);
                 if (r < 0) {
                         RpcStatusCode code = status->code == RPC_DEADLINE_EXCEEDED ? RPC_DEADLINE_EXCEEDED
                                                                                    : RPC_FAILED_PRECONDITION;
@@ -868,8 +888,8 @@ static int boot_vm(AdminService *a, const char *vm, const char *vm_unit, const c
         /* Event-driven: woken by the agent's registration (upstream slept 10 s). */
         if (!wait_for_agent(a, agent, deadline_usec)) {
                 rpc_status_set(status, RPC_DEADLINE_EXCEEDED,
-                               "the VM '%s' is running, but its agent '%s' did not register within %" PRIi64 " s", vm,
-                               agent, a->config.vm_start_timeout_ms / 1000);
+                               "the VM '%s' is running, but its agent '%s' did not register within "
+                               "%" PRIi64 " s", vm, agent, a->config.vm_start_timeout_ms / 1000);
                 return -ETIME;
         }
         return 0;
@@ -891,7 +911,8 @@ static void boot_unref_locked(AdminService *a, VmBoot *boot) {
 
 /* Makes sure the VM runs and its agent is registered; concurrent callers boot it once. */
 /* Return: 0 when the agent was there, 1 when it came after a boot (ours or another request's). */
-static int ensure_vm(AdminService *a, const char *vm, const char *vm_unit, const char *agent, RpcStatus *status) {
+static int ensure_vm(AdminService *a, const char *vm, const char *vm_unit, const char *agent,
+                     RpcStatus *status) {
         uint64_t deadline = now_monotonic_usec() + (uint64_t) a->config.vm_start_timeout_ms * USEC_PER_MSEC;
         struct timespec until = timespec_from_usec(deadline);
         VmBoot *boot;
@@ -940,7 +961,8 @@ static int ensure_vm(AdminService *a, const char *vm, const char *vm_unit, const
                 if (pthread_cond_timedwait(&a->boot_cond, &a->boot_lock, &until) == ETIMEDOUT)
                         break;
         if (!boot->done) {
-                rpc_status_set(status, RPC_DEADLINE_EXCEEDED, "the VM '%s' did not come up within %" PRIi64 " s", vm,
+                rpc_status_set(status, RPC_DEADLINE_EXCEEDED,
+                               "the VM '%s' did not come up within %" PRIi64 " s", vm,
                                a->config.vm_start_timeout_ms / 1000);
                 r = -ETIME;
         } else if (boot->code != RPC_OK) {
@@ -972,8 +994,8 @@ static int start_instance(AdminService *a, const RegistryEntry *agent, const Adm
                 start.n_args = req->n_args;
                 start.args = req->args;
                 r = call_agent_of(a, agent, "/systemd.UnitControlService/StartApplication", &start.base,
-                                  &systemd__unit_response__descriptor, a->config.call_timeout_ms, flags, &reply,
-                                  status);
+                                  &systemd__unit_response__descriptor, a->config.call_timeout_ms, flags,
+                                  &reply, status);
                 if (r >= 0 || status->code != RPC_ALREADY_EXISTS || attempt + 1 >= NAME_ATTEMPTS)
                         break;
                 /* The agent still has a unit of that name: keep it reserved, try the next. */
@@ -1009,11 +1031,13 @@ static void handle_start_application(RpcCall *call, const ProtobufCMessage *requ
                                             req->appname);
         if (req->__vm_name_case == ADMIN__APPLICATION_REQUEST____VM_NAME_VM_NAME && !isempty(req->vmname)) {
                 if (!name_is_valid(req->vmname))
-                        return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "'%s' is not a VM name", req->vmname);
+                        return (void) rpc_call_fail(call, RPC_INVALID_ARGUMENT, "'%s' is not a VM name",
+                                                    req->vmname);
                 vm = strdup(req->vmname);
         } else if (asprintf(&vm, "%s-vm", req->appname) < 0)
                 vm = NULL;
-        if (!vm || asprintf(&vm_unit, "microvm@%s.service", vm) < 0 || asprintf(&agent_unit, "givc-%s.service", vm) < 0)
+        if (!vm || asprintf(&vm_unit, "microvm@%s.service", vm) < 0 ||
+            asprintf(&agent_unit, "givc-%s.service", vm) < 0)
                 return (void) rpc_call_fail(call, RPC_RESOURCE_EXHAUSTED, "out of memory");
 
         for (int round = 0;; round++) {
@@ -1026,14 +1050,17 @@ static void handle_start_application(RpcCall *call, const ProtobufCMessage *requ
                 r = registry_get(a->registry, agent_unit, &agent);
                 if (r < 0)
                         return (void) rpc_call_fail(call, RPC_UNAVAILABLE,
-                                                    "cannot start application: the agent '%s' went away", agent_unit);
+                                                    "cannot start application: the agent '%s' went away",
+                                                    agent_unit);
                 r = start_instance(a, agent, req, flags, &unit, &status);
                 if (r >= 0 || status.code != RPC_UNAVAILABLE || round > 0)
                         break;
                 /* Its agent does not answer: the VM may have just gone down, before the monitor
                  * noticed. Take it as gone (a poll corrects that if it is not) and boot the VM. */
-                if (registry_update_status(a->registry, agent_unit, NULL, NULL, NULL, NULL, NULL, NULL, true) > 0)
-                        admin_log(a, LOG_WARNING, "Cannot reach '%s': %s", agent_unit, strna(status.message));
+                if (registry_update_status(a->registry, agent_unit, NULL, NULL, NULL, NULL, NULL, NULL,
+                                           true) > 0)
+                        admin_log(a, LOG_WARNING, "Cannot reach '%s': %s", agent_unit,
+                                  strna(status.message));
                 (void) queue_job(a, agent, JOB_POLL);
         }
         if (r < 0)
@@ -1064,8 +1091,9 @@ static void handle_start_application(RpcCall *call, const ProtobufCMessage *requ
                 }
                 if (r < 0) {
                         registry_unreserve(a->registry, unit);
-                        return (void) rpc_call_fail(call, RPC_INTERNAL, "'%s' started but cannot be registered: %s",
-                                                    unit, strerror(-r));
+                        return (void) rpc_call_fail(call, RPC_INTERNAL,
+                                                    "'%s' started but cannot be registered: %s", unit,
+                                                    strerror(-r));
                 }
                 admin_log(a, LOG_INFO, "Started '%s' in %s.", unit, vm_unit);
                 wait_saved(a);
@@ -1117,7 +1145,8 @@ static void application_action(RpcCall *call, const Admin__ApplicationRequest *r
         if (r >= 0 && (!entries || !entries[0]))
                 r = -ENOENT;
         if (r == -ENOENT)
-                return (void) rpc_call_fail(call, RPC_NOT_FOUND, "cannot %s '%s': no such application is registered",
+                return (void) rpc_call_fail(call, RPC_NOT_FOUND,
+                                            "cannot %s '%s': no such application is registered",
                                             actions[action].verb, req->appname);
         if (r < 0)
                 return (void) rpc_call_fail(call, RPC_INTERNAL, "cannot %s '%s': %s", actions[action].verb,
@@ -1129,9 +1158,10 @@ static void application_action(RpcCall *call, const Admin__ApplicationRequest *r
 
                 if ((*e)->type.service != SERVICE_TYPE_APP)
                         return (void) rpc_call_fail(call, RPC_FAILED_PRECONDITION,
-                                                    "cannot %s '%s': it is not an application", actions[action].verb,
-                                                    (*e)->name);
-                r = unit_request(a, *e, actions[action].method, (*e)->name, a->config.call_timeout_ms, &status);
+                                                    "cannot %s '%s': it is not an application",
+                                                    actions[action].verb, (*e)->name);
+                r = unit_request(a, *e, actions[action].method, (*e)->name, a->config.call_timeout_ms,
+                                 &status);
                 if (r < 0) {
                         if (asprintf(&what, "cannot %s '%s'", actions[action].verb, (*e)->name) < 0)
                                 what = NULL;
@@ -1196,8 +1226,8 @@ static void handle_wakeup(RpcCall *call, const ProtobufCMessage *request, void *
         /* A suspended host runs nothing that could receive this, upstream's
          * admin has no mechanism either ("Not supported"). */
         (void) rpc_call_fail(call, RPC_UNIMPLEMENTED,
-                             "Not supported: a suspended host cannot be woken through givc; use its power button, "
-                             "keyboard or RTC wake alarm");
+                             "Not supported: a suspended host cannot be woken through givc; "
+                             "use its power button, keyboard or RTC wake alarm");
 }
 
 /* ---- SetLocale, SetTimezone ---- */
@@ -1210,7 +1240,8 @@ static void push_locale_to_all(AdminService *a) {
                 return;
         for (RegistryEntry **e = entries; *e; e++)
                 if ((*e)->type.service == SERVICE_TYPE_MGR && !queue_job(a, *e, JOB_PUSH_LOCALE))
-                        admin_log(a, LOG_WARNING, "Cannot push the locale to '%s': too much work queued.", (*e)->name);
+                        admin_log(a, LOG_WARNING, "Cannot push the locale to '%s': too much work queued.",
+                                  (*e)->name);
 }
 
 /* Stores a new locale or timezone, then pushes both to every manager agent. */
@@ -1284,7 +1315,8 @@ static void *writer_thread(void *userdata) {
 
                 r = save_state(a);
                 if (r < 0 && !failing)
-                        admin_log(a, LOG_ERR, "Cannot save the state to '%s': %s", a->state_path, strerror(-r));
+                        admin_log(a, LOG_ERR, "Cannot save the state to '%s': %s", a->state_path,
+                                  strerror(-r));
                 else if (r >= 0 && failing)
                         admin_log(a, LOG_NOTICE, "The state is saved to '%s' again.", a->state_path);
                 failing = r < 0;
@@ -1305,8 +1337,8 @@ static int load_state(AdminService *a, char **ret_error) {
         int r;
 
         if (mkdir(a->config.state_dir, 0700) < 0 && errno != EEXIST)
-                return error_set(ret_error, -errno, "cannot create the state directory '%s': %s", a->config.state_dir,
-                                 strerror(errno));
+                return error_set(ret_error, -errno, "cannot create the state directory '%s': %s",
+                                 a->config.state_dir, strerror(errno));
         if (asprintf(&a->state_path, "%s/%s", a->config.state_dir, ADMIN_STATE_FILE) < 0)
                 return -ENOMEM;
 
@@ -1318,7 +1350,8 @@ static int load_state(AdminService *a, char **ret_error) {
                         return -ENOMEM;
                 a->state_lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
                 if (a->state_lock_fd < 0)
-                        return error_set(ret_error, -errno, "cannot open '%s': %s", lock_path, strerror(errno));
+                        return error_set(ret_error, -errno, "cannot open '%s': %s", lock_path,
+                                         strerror(errno));
                 if (flock(a->state_lock_fd, LOCK_EX | LOCK_NB) < 0)
                         return error_set(ret_error, errno == EWOULDBLOCK ? -EBUSY : -errno,
                                          "another admin uses the state directory '%s'", a->config.state_dir);
@@ -1356,9 +1389,13 @@ static int load_state(AdminService *a, char **ret_error) {
 /* ---- set-up ---- */
 
 static const RpcMethod admin_methods[] = {
-#define ADMIN_METHOD(name, req, resp, fn, fl)                                                               {                                                                                                          .path = "/admin.AdminService/" name, .request = &(req), .response = &(resp),                        .kind = RPC_UNARY, .flags = (fl), .handler = (fn),                                         }
-        ADMIN_METHOD("RegisterService", admin__registry_request__descriptor, admin__registry_response__descriptor,
-                     handle_register_service, RPC_METHOD_INLINE),
+#define ADMIN_METHOD(name, req, resp, fn, fl)                                                   \
+        {                                                                                       \
+                .path = "/admin.AdminService/" name, .request = &(req), .response = &(resp),    \
+                .kind = RPC_UNARY, .flags = (fl), .handler = (fn),                              \
+        }
+        ADMIN_METHOD("RegisterService", admin__registry_request__descriptor,
+                     admin__registry_response__descriptor, handle_register_service, RPC_METHOD_INLINE),
         ADMIN_METHOD("StartApplication", admin__application_request__descriptor,
                      admin__application_response__descriptor, handle_start_application, 0),
         ADMIN_METHOD("PauseApplication", admin__application_request__descriptor,
@@ -1368,14 +1405,15 @@ static const RpcMethod admin_methods[] = {
         ADMIN_METHOD("StopApplication", admin__application_request__descriptor,
                      admin__application_response__descriptor, handle_stop_application, 0),
         /* Not inline: they wait for the state to be written. */
-        ADMIN_METHOD("SetLocale", admin__locale_request__descriptor, admin__empty__descriptor, handle_set_locale,
-                     0),
+        ADMIN_METHOD("SetLocale", admin__locale_request__descriptor, admin__empty__descriptor,
+                     handle_set_locale, 0),
         ADMIN_METHOD("SetTimezone", admin__timezone_request__descriptor, admin__empty__descriptor,
                      handle_set_timezone, 0),
         ADMIN_METHOD("Poweroff", admin__empty__descriptor, admin__empty__descriptor, handle_poweroff, 0),
         ADMIN_METHOD("Reboot", admin__empty__descriptor, admin__empty__descriptor, handle_reboot, 0),
         ADMIN_METHOD("Suspend", admin__empty__descriptor, admin__empty__descriptor, handle_suspend, 0),
-        ADMIN_METHOD("Wakeup", admin__empty__descriptor, admin__empty__descriptor, handle_wakeup, RPC_METHOD_INLINE),
+        ADMIN_METHOD("Wakeup", admin__empty__descriptor, admin__empty__descriptor, handle_wakeup,
+                     RPC_METHOD_INLINE),
         ADMIN_METHOD("QueryList", admin__empty__descriptor, admin__query_list_response__descriptor,
                      handle_query_list, RPC_METHOD_INLINE),
 #undef ADMIN_METHOD
@@ -1464,7 +1502,8 @@ int admin_service_start(AdminService *a) {
         }
         /* The first round right away: after a restart, the restored registry is checked at once. */
         pthread_mutex_lock(&a->lock);
-        r = timers_add(a->config.timers, 0, (uint64_t) a->config.monitor_interval_ms, monitor_tick, a, &a->monitor);
+        r = timers_add(a->config.timers, 0, (uint64_t) a->config.monitor_interval_ms, monitor_tick, a,
+                       &a->monitor);
         pthread_mutex_unlock(&a->lock);
         return r;
 }

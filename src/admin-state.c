@@ -45,7 +45,8 @@ static int entry_to_json(const RegistryEntry *e, json_object **ret) {
             (r = add_string(status, "description", e->description)) < 0 ||
             (r = add_string(status, "load_state", e->load_state)) < 0 ||
             (r = add_string(status, "active_state", e->active_state)) < 0 ||
-            (r = add_string(status, "sub_state", e->sub_state)) < 0 || (r = add_string(status, "path", e->path)) < 0 ||
+            (r = add_string(status, "sub_state", e->sub_state)) < 0 ||
+            (r = add_string(status, "path", e->path)) < 0 ||
             (r = add_string(status, "freezer_state", e->freezer_state)) < 0)
                 return r;
         if (json_object_object_add(o, "status", TAKE_PTR(status)) < 0 ||
@@ -174,8 +175,8 @@ int admin_state_load(const char *path, AdminState *ret, char **ret_error) {
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return error_set(ret_error, -EBADMSG, "'%s': entry %zu is not a valid registry entry", path,
-                                         i);
+                        return error_set(ret_error, -EBADMSG,
+                                         "'%s': entry %zu is not a valid registry entry", path, i);
                 s.n_entries++;
         }
 
@@ -221,10 +222,12 @@ int admin_state_save(const char *path, RegistryEntry *const *entries, size_t n, 
                 }
         }
         if (json_object_object_add(root, "version", json_object_new_int(STATE_VERSION)) < 0 ||
-            (r = add_string(root, "locale", locale)) < 0 || (r = add_string(root, "timezone", timezone)) < 0 ||
+            (r = add_string(root, "locale", locale)) < 0 ||
+            (r = add_string(root, "timezone", timezone)) < 0 ||
             json_object_object_add(root, "entries", TAKE_PTR(list)) < 0)
                 return -ENOMEM;
-        text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text)
                 return -ENOMEM;
 

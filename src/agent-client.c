@@ -63,7 +63,8 @@ static int get_channel(AgentClients *c, const Address *a, const char *tls_name, 
                 if (!i)
                         r = -ENOMEM;
                 else {
-                        r = rpc_channel_new(&i->channel, a, isempty(tls_name) ? NULL : tls_name, c->tls, NULL);
+                        r = rpc_channel_new(&i->channel, a, isempty(tls_name) ? NULL : tls_name, c->tls,
+                                            NULL);
                         if (r < 0)
                                 i = mfree(i);
                         else {
@@ -81,8 +82,8 @@ static int get_channel(AgentClients *c, const Address *a, const char *tls_name, 
 
 int agent_clients_call(AgentClients *c, const char *protocol, const char *address, const char *port,
                        const char *tls_name, const char *method, const ProtobufCMessage *request,
-                       const ProtobufCMessageDescriptor *response_type, int64_t timeout_ms, RpcCallFlags flags,
-                       ProtobufCMessage **ret_response, RpcStatus *ret_status) {
+                       const ProtobufCMessageDescriptor *response_type, int64_t timeout_ms,
+                       RpcCallFlags flags, ProtobufCMessage **ret_response, RpcStatus *ret_status) {
         _cleanup_(address_freep) Address *a = NULL;
         RpcChannel *channel;
         const char *why = NULL;
@@ -91,14 +92,16 @@ int agent_clients_call(AgentClients *c, const char *protocol, const char *addres
         r = address_from_transport(protocol, address, port, &a, &why);
         if (r < 0) {
                 if (ret_status)
-                        rpc_status_set(ret_status, RPC_INVALID_ARGUMENT, "the agent's endpoint %s/%s/%s is unusable: %s",
-                                       strempty(protocol), strempty(address), strempty(port), strna(why));
+                        rpc_status_set(ret_status, RPC_INVALID_ARGUMENT,
+                                       "the agent's endpoint %s/%s/%s is unusable: %s", strempty(protocol),
+                                       strempty(address), strempty(port), strna(why));
                 return r;
         }
         r = get_channel(c, a, tls_name, &channel);
         if (r < 0) {
                 if (ret_status)
-                        rpc_status_set(ret_status, RPC_INTERNAL, "cannot create a channel: %s", strerror(-r));
+                        rpc_status_set(ret_status, RPC_INTERNAL, "cannot create a channel: %s",
+                                       strerror(-r));
                 return r;
         }
         return rpc_channel_call(channel, method, request, response_type, timeout_ms, flags, ret_response,

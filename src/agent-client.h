@@ -31,5 +31,5 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(AgentClients *, agent_clients_free);
  */
 int agent_clients_call(AgentClients *c, const char *protocol, const char *address, const char *port,
                        const char *tls_name, const char *method, const ProtobufCMessage *request,
-                       const ProtobufCMessageDescriptor *response_type, int64_t timeout_ms, RpcCallFlags flags,
-                       ProtobufCMessage **ret_response, RpcStatus *ret_status);
+                       const ProtobufCMessageDescriptor *response_type, int64_t timeout_ms,
+                       RpcCallFlags flags, ProtobufCMessage **ret_response, RpcStatus *ret_status);

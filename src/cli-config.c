@@ -82,8 +82,8 @@ int cli_config_parse(CliConfig *c, int argc, char **argv, char **ret_error) {
                 return -ENOMEM;
         if ((e = getenv("GIVC_TIMEOUT"))) {
                 if (parse_duration_ms(e, &c->timeout_ms) < 0 || c->timeout_ms <= 0)
-                        return error_set(ret_error, -EINVAL, "GIVC_TIMEOUT='%s' is not a positive duration (e.g. 5s)",
-                                         e);
+                        return error_set(ret_error, -EINVAL,
+                                         "GIVC_TIMEOUT='%s' is not a positive duration (e.g. 5s)", e);
                 c->timeout_set = true;
         }
         /* Later upstream CLIs read GIVC_NO_TLS (clap's bool: "true"/"false"). */
@@ -105,7 +105,8 @@ int cli_config_parse(CliConfig *c, int argc, char **argv, char **ret_error) {
                 case ARG_VERSION:
                         return CONFIG_VERSION;
                 case ARG_ADDR:
-                        if (free_and_strdup(&addr, optarg) < 0 || free_and_strdup(&addr_source, "--addr") < 0)
+                        if (free_and_strdup(&addr, optarg) < 0 ||
+                            free_and_strdup(&addr_source, "--addr") < 0)
                                 return -ENOMEM;
                         break;
                 case ARG_PORT:
@@ -132,7 +133,8 @@ int cli_config_parse(CliConfig *c, int argc, char **argv, char **ret_error) {
                 case ARG_TIMEOUT:
                         if (parse_duration_ms(optarg, &c->timeout_ms) < 0 || c->timeout_ms <= 0)
                                 return error_set(ret_error, -EINVAL,
-                                                 "--timeout '%s' is not a positive duration (e.g. 5s)", optarg);
+                                                 "--timeout '%s' is not a positive duration (e.g. 5s)",
+                                                 optarg);
                         c->timeout_set = true;
                         break;
                 case ARG_DEBUG:
@@ -164,8 +166,8 @@ int cli_config_resolve(CliConfig *c, char **ret_error) {
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return error_set(ret_error, -EINVAL, "%s '%s' is not a valid address: %s", c->address_source,
-                                         c->address, why);
+                        return error_set(ret_error, -EINVAL, "%s '%s' is not a valid address: %s",
+                                         c->address_source, c->address, why);
         } else {
                 if (isempty(c->port))
                         return error_set(ret_error, -EINVAL, "no admin port: give --port (or set PORT)");
@@ -173,8 +175,9 @@ int cli_config_resolve(CliConfig *c, char **ret_error) {
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0 || c->target->port == 0)
-                        return error_set(ret_error, -EINVAL, "'%s' port '%s' is not a valid admin address: %s",
-                                         c->address, c->port, why ?: "the port must be from 1 to 65535");
+                        return error_set(ret_error, -EINVAL,
+                                         "'%s' port '%s' is not a valid admin address: %s", c->address,
+                                         c->port, why ?: "the port must be from 1 to 65535");
         }
 
         if (c->use_tls) {
@@ -183,7 +186,8 @@ int cli_config_resolve(CliConfig *c, char **ret_error) {
                                          "no CA certificate: give --cacert (or set CA_CERT), or --notls");
                 if (isempty(c->cert))
                         return error_set(ret_error, -EINVAL,
-                                         "no client certificate: give --cert (or set HOST_CERT), or --notls");
+                                         "no client certificate: give --cert (or set HOST_CERT), "
+                                         "or --notls");
                 if (isempty(c->key))
                         return error_set(ret_error, -EINVAL,
                                          "no client key: give --key (or set HOST_KEY), or --notls");

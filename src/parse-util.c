@@ -41,7 +41,8 @@ int parse_duration_ms(const char *s, int64_t *ret) {
                 const char *suffix;
                 double ms;
         } units[] = {
-                { "ms", 1 }, { "s", 1000 }, { "sec", 1000 }, { "m", 60000 }, { "min", 60000 }, { "h", 3600000 },
+                { "ms", 1 },        { "s", 1000 },       { "sec", 1000 },
+                { "m", 60000 },     { "min", 60000 },    { "h", 3600000 },
         };
         double v, factor = 1;
         char *end;

@@ -11,7 +11,8 @@ static json_object *string_or_null(const char *s, bool present) {
 
 int query_item_to_json(const Admin__QueryListItem *item, json_object **ret) {
         static const char *const keys[] = {
-                "name", "description", "status", "trust_level", "vm_type", "service_type", "vm_name", "agent_name",
+                "name",    "description",  "status",  "trust_level",
+                "vm_type", "service_type", "vm_name", "agent_name",
         };
         json_object *values[ELEMENTSOF(keys)];
         json_object *o;
@@ -22,9 +23,11 @@ int query_item_to_json(const Admin__QueryListItem *item, json_object **ret) {
         values[3] = json_object_new_string(strempty(item->trustlevel));
         values[4] = json_object_new_string(strempty(item->vmtype));
         values[5] = json_object_new_string(strempty(item->servicetype));
-        values[6] = string_or_null(item->vmname, item->__vm_name_case == ADMIN__QUERY_LIST_ITEM____VM_NAME_VM_NAME);
+        values[6] = string_or_null(item->vmname,
+                                   item->__vm_name_case == ADMIN__QUERY_LIST_ITEM____VM_NAME_VM_NAME);
         values[7] = string_or_null(item->agentname,
-                                   item->__agent_name_case == ADMIN__QUERY_LIST_ITEM____AGENT_NAME_AGENT_NAME);
+                                   item->__agent_name_case ==
+                                           ADMIN__QUERY_LIST_ITEM____AGENT_NAME_AGENT_NAME);
 
         o = json_object_new_object();
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
@@ -111,7 +114,8 @@ int watch_item_to_json(const Admin__WatchItem *item, json_object **ret) {
 }
 
 int json_print_line(FILE *f, json_object *o) {
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE);
 
         if (!s)
                 return -ENOMEM;
@@ -186,7 +190,8 @@ static int row_fill(Row *row, const Admin__QueryListItem *item, const char *even
         row->cells[COL_NAME] = strdup(strempty(item->name));
         row->cells[COL_STATUS] = strdup(isempty(item->vmstatus) ? "-" : item->vmstatus);
         row->cells[COL_VM] = vm_display(item);
-        if (asprintf(&row->cells[COL_TYPE], "%s/%s", strempty(item->vmtype), strempty(item->servicetype)) < 0)
+        if (asprintf(&row->cells[COL_TYPE], "%s/%s", strempty(item->vmtype),
+                     strempty(item->servicetype)) < 0)
                 row->cells[COL_TYPE] = NULL;
         row->cells[COL_AGENT] = strdup(has_agent ? item->agentname : "-");
         for (size_t c = 0; c < _COL_MAX; c++)
@@ -270,7 +275,8 @@ int query_table_print(FILE *f, Admin__QueryListItem *const *items, size_t n, con
                 goto finish;
 
         for (size_t c = 0; c < _COL_MAX; c++) {
-                widths[c] = MAX(display_width(column_titles[c]), flags & TABLE_STREAM ? stream_widths[c] : 0);
+                widths[c] = MAX(display_width(column_titles[c]),
+                                flags & TABLE_STREAM ? stream_widths[c] : 0);
                 for (size_t i = 0; i < n; i++)
                         widths[c] = MAX(widths[c], display_width(rows[i].cells[c]));
         }

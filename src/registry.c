@@ -34,11 +34,14 @@ static const char *const placement_names[_PLACEMENT_MAX] = {
 
 /* Upstream's numbering (modules/pkgs/types/types.go): Host has no VM entry. */
 static const UnitType unit_types[] = {
-        { VM_TYPE_HOST, SERVICE_TYPE_MGR },   { VM_TYPE_HOST, SERVICE_TYPE_SVC },   { VM_TYPE_HOST, SERVICE_TYPE_APP },
-        { VM_TYPE_ADMVM, SERVICE_TYPE_VM },   { VM_TYPE_ADMVM, SERVICE_TYPE_MGR },  { VM_TYPE_ADMVM, SERVICE_TYPE_SVC },
-        { VM_TYPE_ADMVM, SERVICE_TYPE_APP },  { VM_TYPE_SYSVM, SERVICE_TYPE_VM },   { VM_TYPE_SYSVM, SERVICE_TYPE_MGR },
-        { VM_TYPE_SYSVM, SERVICE_TYPE_SVC },  { VM_TYPE_SYSVM, SERVICE_TYPE_APP },  { VM_TYPE_APPVM, SERVICE_TYPE_VM },
-        { VM_TYPE_APPVM, SERVICE_TYPE_MGR },  { VM_TYPE_APPVM, SERVICE_TYPE_SVC },  { VM_TYPE_APPVM, SERVICE_TYPE_APP },
+        { VM_TYPE_HOST, SERVICE_TYPE_MGR },   { VM_TYPE_HOST, SERVICE_TYPE_SVC },
+        { VM_TYPE_HOST, SERVICE_TYPE_APP },
+        { VM_TYPE_ADMVM, SERVICE_TYPE_VM },   { VM_TYPE_ADMVM, SERVICE_TYPE_MGR },
+        { VM_TYPE_ADMVM, SERVICE_TYPE_SVC },  { VM_TYPE_ADMVM, SERVICE_TYPE_APP },
+        { VM_TYPE_SYSVM, SERVICE_TYPE_VM },   { VM_TYPE_SYSVM, SERVICE_TYPE_MGR },
+        { VM_TYPE_SYSVM, SERVICE_TYPE_SVC },  { VM_TYPE_SYSVM, SERVICE_TYPE_APP },
+        { VM_TYPE_APPVM, SERVICE_TYPE_VM },   { VM_TYPE_APPVM, SERVICE_TYPE_MGR },
+        { VM_TYPE_APPVM, SERVICE_TYPE_SVC },  { VM_TYPE_APPVM, SERVICE_TYPE_APP },
 };
 
 int unit_type_from_u32(uint32_t n, UnitType *ret) {
@@ -132,8 +135,8 @@ bool registry_entry_equal(const RegistryEntry *a, const RegistryEntry *b) {
         for (size_t i = 0; i < ELEMENTSOF(fa); i++)
                 if (!streq_ptr(*fa[i], *fb[i]))
                         return false;
-        return a->type.vm == b->type.vm && a->type.service == b->type.service && a->placement == b->placement &&
-               a->watch == b->watch && a->unreachable == b->unreachable;
+        return a->type.vm == b->type.vm && a->type.service == b->type.service &&
+               a->placement == b->placement && a->watch == b->watch && a->unreachable == b->unreachable;
 }
 
 bool registry_entry_is_paused(const RegistryEntry *e) {
@@ -332,7 +335,8 @@ int registry_deregister(Registry *r, const char *name) {
         for (size_t k = 0; k < r->n;) {
                 RegistryEntry *e = r->entries[k];
 
-                if (!streq(e->name, name) && (streq_ptr(registry_entry_agent_name(e), name) || streq_ptr(e->vm, name)))
+                if (!streq(e->name, name) &&
+                    (streq_ptr(registry_entry_agent_name(e), name) || streq_ptr(e->vm, name)))
                         remove_at_locked(r, k);
                 else
                         k++;
@@ -363,7 +367,8 @@ int registry_update_status(Registry *r, const char *name, const char *descriptio
                 goto finish;
 
         if (!unreachable) {
-                const char *values[] = { description, load_state, active_state, sub_state, path, freezer_state };
+                const char *values[] =
+                        { description, load_state, active_state, sub_state, path, freezer_state };
                 char **fields[] = { &updated->description, &updated->load_state,   &updated->active_state,
                                     &updated->sub_state,   &updated->path,         &updated->freezer_state };
 
@@ -507,8 +512,8 @@ void registry_unreserve(Registry *r, const char *name) {
         pthread_mutex_unlock(&r->lock);
 }
 
-int registry_subscribe(Registry *r, RegistryListener listener, RegistrySnapshotCallback snapshot, void *userdata,
-                       RegistryListenerSlot **ret) {
+int registry_subscribe(Registry *r, RegistryListener listener, RegistrySnapshotCallback snapshot,
+                       void *userdata, RegistryListenerSlot **ret) {
         RegistryListenerSlot *s = calloc(1, sizeof(*s));
 
         if (!s)

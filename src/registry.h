@@ -190,8 +190,8 @@ void registry_unreserve(Registry *r, const char *name);
  * @snapshot: if not NULL, called first with every entry, under the same lock,
  *            so nothing happens between the snapshot and the first event
  */
-int registry_subscribe(Registry *r, RegistryListener listener, RegistrySnapshotCallback snapshot, void *userdata,
-                       RegistryListenerSlot **ret);
+int registry_subscribe(Registry *r, RegistryListener listener, RegistrySnapshotCallback snapshot,
+                       void *userdata, RegistryListenerSlot **ret);
 void registry_unsubscribe(Registry *r, RegistryListenerSlot *slot);
 
 size_t registry_size(Registry *r);

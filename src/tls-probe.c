@@ -43,7 +43,8 @@ static int wait_fd(int fd, short events, uint64_t deadline) {
         }
 }
 
-static int connect_to(const Address *a, const char *where, uint64_t deadline, int *ret_fd, char **ret_reason) {
+static int connect_to(const Address *a, const char *where, uint64_t deadline, int *ret_fd,
+                      char **ret_reason) {
         struct sockaddr_storage storage = {};
         socklen_t len = 0;
         _cleanup_close_ int fd = -EBADF;
@@ -69,7 +70,8 @@ static int connect_to(const Address *a, const char *where, uint64_t deadline, in
                 size_t offset = a->kind == ADDRESS_UNIX_ABSTRACT ? 1 : 0;
 
                 if (n + offset >= sizeof(un->sun_path))
-                        return error_set(ret_reason, -ENAMETOOLONG, "the socket path of %s is too long", where);
+                        return error_set(ret_reason, -ENAMETOOLONG, "the socket path of %s is too long",
+                                         where);
                 un->sun_family = AF_UNIX;
                 memcpy(un->sun_path + offset, a->path, n);
                 len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + offset + n + (offset ? 0 : 1));
@@ -80,14 +82,17 @@ static int connect_to(const Address *a, const char *where, uint64_t deadline, in
                 return error_set(ret_reason, -errno, "cannot create a socket: %s", strerror(errno));
         if (connect(fd, (struct sockaddr *) &storage, len) < 0) {
                 if (errno != EINPROGRESS)
-                        return error_set(ret_reason, -errno, "cannot connect to %s: %s", where, strerror(errno));
+                        return error_set(ret_reason, -errno, "cannot connect to %s: %s", where,
+                                         strerror(errno));
                 r = wait_fd(fd, POLLOUT, deadline);
                 if (r < 0)
                         return error_set(ret_reason, r, "no answer from %s within the timeout", where);
                 if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_len) < 0)
-                        return error_set(ret_reason, -errno, "cannot connect to %s: %s", where, strerror(errno));
+                        return error_set(ret_reason, -errno, "cannot connect to %s: %s", where,
+                                         strerror(errno));
                 if (error != 0)
-                        return error_set(ret_reason, -error, "cannot connect to %s: %s", where, strerror(error));
+                        return error_set(ret_reason, -error, "cannot connect to %s: %s", where,
+                                         strerror(error));
         }
         *ret_fd = TAKE_FD(fd);
         return 0;
@@ -149,13 +154,14 @@ static int handshake_failure(SSL *ssl, X509 *leaf, const char *where, const char
                 if (leaf)
                         names = certificate_names(leaf);
                 return error_set(ret_reason, -EKEYREJECTED,
-                                 "the certificate of %s is not for '%s' but for %s: give its name with --name",
+                                 "the certificate of %s is not for '%s' but for %s: "
+                                 "give its name with --name",
                                  where, tls_name, names ?: "other names");
         }
         if (verify != X509_V_OK)
                 return error_set(ret_reason, -EKEYREJECTED,
-                                 "the certificate of %s cannot be verified with the CA in '%s': %s%s", where, ca_path,
-                                 X509_verify_cert_error_string(verify),
+                                 "the certificate of %s cannot be verified with the CA in '%s': %s%s",
+                                 where, ca_path, X509_verify_cert_error_string(verify),
                                  IN_SET(verify, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
                                         X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
                                         X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)
@@ -171,7 +177,8 @@ static int handshake_failure(SSL *ssl, X509 *leaf, const char *where, const char
         case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
         case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
                 return error_set(ret_reason, -EKEYREJECTED,
-                                 "%s refused our certificate '%s' (%s): it does not trust the CA that issued it",
+                                 "%s refused our certificate '%s' (%s): "
+                                 "it does not trust the CA that issued it",
                                  where, cert_path, ERR_reason_error_string(e));
         case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
                 return error_set(ret_reason, -EPROTO, "%s speaks TLS but not gRPC (no HTTP/2)", where);
@@ -184,8 +191,8 @@ static int handshake_failure(SSL *ssl, X509 *leaf, const char *where, const char
         case SSL_R_UNEXPECTED_EOF_WHILE_READING:
                 /* No TLS answer and no HTTP/2 one either, which no gRPC server does. */
                 return error_set(ret_reason, -ECONNRESET,
-                                 "%s closed the connection during the TLS handshake (is it shutting down, or "
-                                 "not a gRPC server?)", where);
+                                 "%s closed the connection during the TLS handshake "
+                                 "(is it shutting down, or not a gRPC server?)", where);
         default:
                 return error_set(ret_reason, -EPROTO, "the TLS handshake with %s failed: %s", where,
                                  strna(ERR_reason_error_string(e)));
@@ -207,8 +214,9 @@ static int probe_plaintext(int fd, const char *where, uint64_t deadline, char **
          * record (0x15) or by hanging up. */
         if (n >= 4 && answer[3] == 4)
                 return error_set(ret_reason, 0, "%s answers HTTP/2 without TLS", where);
-        return error_set(ret_reason, -EPROTO, "%s does not answer without TLS: it probably expects TLS, so leave "
-                         "out --notls", where);
+        return error_set(ret_reason, -EPROTO,
+                         "%s does not answer without TLS: it probably expects TLS, so leave out --notls",
+                         where);
 }
 
 static int probe(const Address *address, const char *where, const char *tls_name, const char *ca_path,
@@ -236,8 +244,8 @@ static int probe(const Address *address, const char *where, const char *tls_name
         if (SSL_CTX_load_verify_locations(ctx, ca_path, NULL) != 1 ||
             SSL_CTX_use_certificate_chain_file(ctx, cert_path) != 1 ||
             SSL_CTX_use_PrivateKey_file(ctx, key_path, SSL_FILETYPE_PEM) != 1)
-                return error_set(ret_reason, -EBADMSG, "cannot load '%s', '%s' or '%s' again", ca_path, cert_path,
-                                 key_path);
+                return error_set(ret_reason, -EBADMSG, "cannot load '%s', '%s' or '%s' again", ca_path,
+                                 cert_path, key_path);
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, keep_leaf);
         if (SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0)
                 return -ENOMEM;
@@ -262,8 +270,8 @@ static int probe(const Address *address, const char *where, const char *tls_name
                         return handshake_failure(ssl, leaf, where, tls_name, ca_path, cert_path, ret_reason);
                 r = wait_fd(fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
                 if (r < 0)
-                        return error_set(ret_reason, r, "%s accepted the connection but the TLS handshake did "
-                                         "not finish in time", where);
+                        return error_set(ret_reason, r, "%s accepted the connection but the TLS handshake "
+                                         "did not finish in time", where);
         }
 
         SSL_get0_alpn_selected(ssl, &selected, &selected_len);
@@ -286,8 +294,8 @@ static int probe(const Address *address, const char *where, const char *tls_name
                                                      SSL_R_UNEXPECTED_EOF_WHILE_READING))
                         /* Hung up without a word, right after checking our certificate. */
                         return error_set(ret_reason, -EKEYREJECTED,
-                                         "%s closed the connection after the TLS handshake: it does not accept "
-                                         "our certificate '%s' (it trusts only its own CA)",
+                                         "%s closed the connection after the TLS handshake: it does not "
+                                         "accept our certificate '%s' (it trusts only its own CA)",
                                          where, cert_path);
                 if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
                         return handshake_failure(ssl, leaf, where, tls_name, ca_path, cert_path, ret_reason);

@@ -51,8 +51,8 @@ static int one_call(RpcChannel *ch) {
         if (arg_unit) {
                 unit_req.unitname = (char *) arg_unit;
                 r = rpc_channel_call(ch, "/systemd.UnitControlService/GetUnitStatus", &unit_req.base,
-                                     &systemd__unit_status_response__descriptor, 10000, RPC_CALL_WAIT_FOR_READY,
-                                     &resp, &st);
+                                     &systemd__unit_status_response__descriptor, 10000,
+                                     RPC_CALL_WAIT_FOR_READY, &resp, &st);
         } else
                 r = rpc_channel_call(ch, "/grpc.health.v1.Health/Check", &req.base,
                                      &grpc__health__v1__health_check_response__descriptor, 10000,

@@ -95,19 +95,22 @@ static void test_transient(void **state) {
         char *env[] = { "GIVC_TEST=1", NULL };
         char *missing[] = { "/nonexistent/program", NULL };
 
-        assert_int_equal(unit_start_transient_service("tr@1.service", "transient test", argv, env, 10000, &err), 0);
+        assert_int_equal(unit_start_transient_service("tr@1.service", "transient test", argv, env, 10000,
+                                                      &err), 0);
         assert_int_equal(unit_get_status("tr@1.service", &s, &err), 0);
         assert_string_equal(s.active_state, "active");
         assert_string_equal(s.description, "transient test");
         /* Never replaced. */
-        assert_int_equal(unit_start_transient_service("tr@1.service", "again", argv, NULL, 10000, &err), -EEXIST);
+        assert_int_equal(unit_start_transient_service("tr@1.service", "again", argv, NULL, 10000, &err),
+                         -EEXIST);
         assert_int_equal(unit_stop("tr@1.service", 10000, &err), 0);
         unit_status_done(&s);
         assert_int_equal(unit_get_status("tr@1.service", &s, &err), 0);
         assert_string_equal(s.load_state, "not-found"); /* collected */
 
         /* Type=exec: a program that cannot be executed fails the start job. */
-        assert_int_equal(unit_start_transient_service("tr@2.service", "missing", missing, NULL, 10000, &err), -EIO);
+        assert_int_equal(unit_start_transient_service("tr@2.service", "missing", missing, NULL, 10000, &err),
+                         -EIO);
         unit_status_done(&s);
         assert_int_equal(unit_get_status("tr@2.service", &s, &err), 0);
         assert_string_equal(s.load_state, "not-found"); /* collected although it failed */

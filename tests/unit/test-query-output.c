@@ -65,7 +65,8 @@ static void test_watch_json(void **state) {
                 Admin__WatchItem__StatusCase kind;
                 const char *prefix, *name;
         } events[] = {
-                { ADMIN__WATCH_ITEM__STATUS_ADDED, "{\"UnitRegistered\":{\"name\":\"foot@0.service\"", "Added" },
+                { ADMIN__WATCH_ITEM__STATUS_ADDED, "{\"UnitRegistered\":{\"name\":\"foot@0.service\"",
+                  "Added" },
                 { ADMIN__WATCH_ITEM__STATUS_UPDATED, "{\"UnitStatusChanged\":{\"name\":", "Updated" },
                 { ADMIN__WATCH_ITEM__STATUS_REMOVED, "{\"UnitShutdown\":{\"name\":", "Removed" },
         };
@@ -166,10 +167,11 @@ static void test_table(void **state) {
         host.agentname = (char *) "givc-ghaf-host.service";
 
         wide = print_to_string(print_table, &args);
-        assert_string_equal(wide,
-                            "NAME                    STATUS   VM           TYPE       AGENT\n"
-                            "foot@0.service          Running  chromium-vm  AppVM/App  givc-chromium-vm.service\n"
-                            "givc-ghaf-host.service  Running  -            Host/Mgr   givc-ghaf-host.service\n");
+        assert_string_equal(
+                wide,
+                "NAME                    STATUS   VM           TYPE       AGENT\n"
+                "foot@0.service          Running  chromium-vm  AppVM/App  givc-chromium-vm.service\n"
+                "givc-ghaf-host.service  Running  -            Host/Mgr   givc-ghaf-host.service\n");
 
         /* A narrow terminal: the wide columns give way, cut with an ellipsis. */
         args.width = 60;

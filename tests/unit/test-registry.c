@@ -11,7 +11,8 @@
 #include "registry.h"
 #include "unit-test.h"
 
-static RegistryEntry *make(const char *name, Placement p, const char *by, const char *vm, ServiceType service) {
+static RegistryEntry *make(const char *name, Placement p, const char *by, const char *vm,
+                            ServiceType service) {
         RegistryEntry *e = calloc(1, sizeof(*e));
 
         assert_non_null(e);
@@ -80,7 +81,8 @@ static void test_register_deregister(void **state) {
 
         assert_int_equal(registry_new(&r), 0);
         assert_int_equal(registry_subscribe(r, record, NULL, &rec, &slot), 0);
-        assert_int_equal(registry_register(r, make("foo", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR), false), 0);
+        assert_int_equal(registry_register(r, make("foo", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR),
+                                           false), 0);
         assert_true(registry_contains(r, "foo"));
         assert_int_equal(registry_get(r, "foo", &got), 0);
         assert_string_equal(got->name, "foo");
@@ -101,9 +103,12 @@ static void test_cascade(void **state) {
 
         /* Upstream's test_cascade_deregister: bar and baz managed by foo. */
         assert_int_equal(registry_new(&r), 0);
-        assert_int_equal(registry_register(r, make("foo", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR), false), 0);
-        assert_int_equal(registry_register(r, make("bar", PLACEMENT_MANAGED, "foo", NULL, SERVICE_TYPE_APP), false), 0);
-        assert_int_equal(registry_register(r, make("baz", PLACEMENT_MANAGED, "foo", NULL, SERVICE_TYPE_APP), false), 0);
+        assert_int_equal(registry_register(r, make("foo", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR),
+                                           false), 0);
+        assert_int_equal(registry_register(r, make("bar", PLACEMENT_MANAGED, "foo", NULL, SERVICE_TYPE_APP),
+                                           false), 0);
+        assert_int_equal(registry_register(r, make("baz", PLACEMENT_MANAGED, "foo", NULL, SERVICE_TYPE_APP),
+                                           false), 0);
         assert_int_equal(registry_subscribe(r, record, NULL, &rec, &slot), 0);
 
         assert_int_equal(registry_deregister(r, "baz"), 0);
@@ -124,12 +129,16 @@ static void test_updates_only_on_change(void **state) {
         Recorder rec = {};
 
         assert_int_equal(registry_new(&r), 0);
-        assert_int_equal(registry_register(r, make("a", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR), false), 0);
+        assert_int_equal(registry_register(r, make("a", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR),
+                                           false), 0);
         assert_int_equal(registry_subscribe(r, record, NULL, &rec, &slot), 0);
 
-        assert_int_equal(registry_update_status(r, "a", "d", "loaded", "active", "running", NULL, "running", false), 0);
-        assert_int_equal(registry_update_status(r, "a", "d", "loaded", "active", "running", NULL, "frozen", false), 1);
-        assert_int_equal(registry_update_status(r, "a", "d", "loaded", "active", "running", NULL, "frozen", false), 0);
+        assert_int_equal(registry_update_status(r, "a", "d", "loaded", "active", "running", NULL, "running",
+                                                false), 0);
+        assert_int_equal(registry_update_status(r, "a", "d", "loaded", "active", "running", NULL, "frozen",
+                                                false), 1);
+        assert_int_equal(registry_update_status(r, "a", "d", "loaded", "active", "running", NULL, "frozen",
+                                                false), 0);
         assert_int_equal(registry_get(r, "a", &got), 0);
         assert_string_equal(registry_entry_vm_status(got), "Paused");
         got = registry_entry_free(got);
@@ -140,17 +149,20 @@ static void test_updates_only_on_change(void **state) {
         assert_int_equal(registry_get(r, "a", &got), 0);
         assert_string_equal(registry_entry_vm_status(got), "PoweredOff");
         assert_string_equal(got->freezer_state, "frozen");
-        assert_int_equal(registry_update_status(r, "nope", NULL, NULL, NULL, NULL, NULL, NULL, true), -ENOENT);
+        assert_int_equal(registry_update_status(r, "nope", NULL, NULL, NULL, NULL, NULL, NULL, true),
+                         -ENOENT);
 
         /* Re-registering: keep_status keeps what the monitor learned, but the agent just reached us,
          * so it is no longer unreachable (one change); the same again keeps quiet. */
-        assert_int_equal(registry_register(r, make("a", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR), true), 0);
+        assert_int_equal(registry_register(r, make("a", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR),
+                                           true), 0);
         got = registry_entry_free(got);
         assert_int_equal(registry_get(r, "a", &got), 0);
         assert_string_equal(got->freezer_state, "frozen");
         assert_false(got->unreachable);
         assert_string_equal(registry_entry_vm_status(got), "Paused");
-        assert_int_equal(registry_register(r, make("a", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR), true), 0);
+        assert_int_equal(registry_register(r, make("a", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR),
+                                           true), 0);
         assert_string_equal(rec.log, "~a ~a ~a ");
 }
 
@@ -162,7 +174,8 @@ static void test_unique_names(void **state) {
         assert_int_equal(registry_new(&r), 0);
         assert_int_equal(registry_reserve_name(r, "foo", &n0), 0);
         assert_string_equal(n0, "foo@0.service");
-        assert_int_equal(registry_register(r, make(n0, PLACEMENT_MANAGED, "x", NULL, SERVICE_TYPE_APP), false), 0);
+        assert_int_equal(registry_register(r, make(n0, PLACEMENT_MANAGED, "x", NULL, SERVICE_TYPE_APP),
+                                           false), 0);
         assert_int_equal(registry_reserve_name(r, "foo", &n1), 0);
         assert_string_equal(n1, "foo@1.service");
         /* Reserved but not yet registered: a concurrent start gets another. */
@@ -180,9 +193,12 @@ static void test_find(void **state) {
         RegistryEntry *h;
 
         assert_int_equal(registry_new(&r), 0);
-        assert_int_equal(registry_register(r, make("foot@1.service", PLACEMENT_MANAGED, "a", NULL, SERVICE_TYPE_APP), false), 0);
-        assert_int_equal(registry_register(r, make("foot@10.service", PLACEMENT_MANAGED, "a", NULL, SERVICE_TYPE_APP), false), 0);
-        assert_int_equal(registry_register(r, make("svc.service", PLACEMENT_MANAGED, "a", NULL, SERVICE_TYPE_SVC), false), 0);
+        assert_int_equal(registry_register(r, make("foot@1.service", PLACEMENT_MANAGED, "a", NULL,
+                                                   SERVICE_TYPE_APP), false), 0);
+        assert_int_equal(registry_register(r, make("foot@10.service", PLACEMENT_MANAGED, "a", NULL,
+                                                   SERVICE_TYPE_APP), false), 0);
+        assert_int_equal(registry_register(r, make("svc.service", PLACEMENT_MANAGED, "a", NULL,
+                                                   SERVICE_TYPE_SVC), false), 0);
         assert_int_equal(registry_find_prefix(r, "foot@", &prefixed), 0);
         assert_non_null(prefixed[1]);
         assert_null(prefixed[2]);
@@ -190,7 +206,8 @@ static void test_find(void **state) {
         assert_non_null(watched[1]);
         assert_null(watched[2]);
 
-        assert_int_equal(registry_find_by_type(r, (UnitType) { VM_TYPE_HOST, SERVICE_TYPE_MGR }, &host), -ENOENT);
+        assert_int_equal(registry_find_by_type(r, (UnitType) { VM_TYPE_HOST, SERVICE_TYPE_MGR }, &host),
+                         -ENOENT);
         h = make("givc-ghaf-host.service", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR);
         h->type.vm = VM_TYPE_HOST;
         assert_int_equal(registry_register(r, h, false), 0);
@@ -200,7 +217,8 @@ static void test_find(void **state) {
         h = make("givc-second-host.service", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR);
         h->type.vm = VM_TYPE_HOST;
         assert_int_equal(registry_register(r, h, false), 0);
-        assert_int_equal(registry_find_by_type(r, (UnitType) { VM_TYPE_HOST, SERVICE_TYPE_MGR }, &host), -ENOTUNIQ);
+        assert_int_equal(registry_find_by_type(r, (UnitType) { VM_TYPE_HOST, SERVICE_TYPE_MGR }, &host),
+                         -ENOTUNIQ);
 }
 
 typedef struct Snapshot {
@@ -223,7 +241,8 @@ static void *registrar(void *userdata) {
                 char name[32];
 
                 snprintf(name, sizeof(name), "s%03d.service", i);
-                if (registry_register(r, make(name, PLACEMENT_MANAGED, "x", NULL, SERVICE_TYPE_SVC), false) < 0)
+                if (registry_register(r, make(name, PLACEMENT_MANAGED, "x", NULL, SERVICE_TYPE_SVC),
+                                      false) < 0)
                         return (void *) 1;
         }
         return NULL;
@@ -266,8 +285,8 @@ static void test_state_round_trip(void **state) {
 
         entries[0] = make("foot@1.service", PLACEMENT_MANAGED, "givc-chromium-vm.service",
                           "microvm@chromium-vm.service", SERVICE_TYPE_APP);
-        entries[1] = make("givc-chromium-vm.service", PLACEMENT_ENDPOINT, NULL, "microvm@chromium-vm.service",
-                          SERVICE_TYPE_MGR);
+        entries[1] = make("givc-chromium-vm.service", PLACEMENT_ENDPOINT, NULL,
+                          "microvm@chromium-vm.service", SERVICE_TYPE_MGR);
         assert_int_equal(admin_state_save(path, entries, 2, "fi_FI.UTF-8", NULL), 0);
         assert_int_equal(admin_state_load(path, &st, &err), 0);
         assert_int_equal(st.n_entries, 2);
