@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Threads and locks. Cheap handlers (RegisterService, QueryList, Watch) run
- * inline on the server's completion-queue thread; the ones that call agents
- * or wait for the state to be written run on the server's worker pool. The
+ * Threads and locks. Cheap handlers (RegisterService, Watch) run inline on
+ * the server's completion-queue thread; QueryList (big for a big registry),
+ * the ones that call agents and those that wait for the state to be written
+ * run on the server's worker pool. The
  * monitor, locale pushes and polls of new agents run on a pool of their
  * own, so a slow agent delays neither clients nor other agents, and every
  * call to an agent has a deadline.
@@ -201,17 +202,26 @@ static int send_list(RpcCall *call, RegistryEntry *const *entries, size_t n, boo
         return rpc_call_send(call, &item.base);
 }
 
-static void handle_query_list(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
-        _cleanup_(registry_entries_freep) RegistryEntry **entries = NULL;
-        AdminService *a = userdata;
-        size_t n;
-        int r;
+typedef struct ListReply {
+        RpcCall *call;
+        int result;
+} ListReply;
 
-        r = registry_list(a->registry, &entries, &n);
-        if (r >= 0)
-                r = send_list(call, entries, n, false, true);
-        if (r < 0 && r != -ECANCELED)
-                (void) rpc_call_fail(call, RPC_INTERNAL, "cannot list the registry: %s", strerror(-r));
+static void reply_list(RegistryEntry *const *entries, size_t n, void *userdata) {
+        ListReply *lr = userdata;
+
+        lr->result = send_list(lr->call, entries, n, false, true);
+}
+
+static void handle_query_list(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
+        AdminService *a = userdata;
+        ListReply lr = { .call = call };
+
+        /* Packed straight from the entries under the registry lock: a copy of a big registry cost
+         * several times the packing, and held up registrations meanwhile. */
+        registry_visit(a->registry, reply_list, &lr);
+        if (lr.result < 0 && lr.result != -ECANCELED)
+                (void) rpc_call_fail(call, RPC_INTERNAL, "cannot list the registry: %s", strerror(-lr.result));
 }
 
 /* ---- Watch ---- */
@@ -249,6 +259,7 @@ static void watchers_dispatch(AdminService *a, RegistryEventKind kind, const Reg
                 item.added = &q;
                 break;
         case REGISTRY_UPDATED:
+        case REGISTRY_STATUS:
                 item.status_case = ADMIN__WATCH_ITEM__STATUS_UPDATED;
                 item.updated = &q;
                 break;
@@ -355,7 +366,10 @@ static void on_registry_change(RegistryEventKind kind, const RegistryEntry *e, v
                 pthread_cond_broadcast(&a->boot_cond);
                 pthread_mutex_unlock(&a->boot_lock);
         }
-        mark_dirty(a);
+        /* Statuses are not kept: after a restart the monitor asks for them at once. Saving each
+         * poll's news would rewrite the whole file for every unit that changes. */
+        if (kind != REGISTRY_STATUS)
+                mark_dirty(a);
 }
 
 /* ---- calls to agents ---- */
@@ -513,6 +527,16 @@ static void poll_entry(AdminService *a, const RegistryEntry *e) {
                 /* An application its agent no longer knows has ended. */
                 if (e->type.service == SERVICE_TYPE_APP && status.code == RPC_NOT_FOUND) {
                         (void) registry_deregister(a->registry, e->name);
+                        return;
+                }
+                /* The agent answered, but gives no status for this unit (not one it controls):
+                 * nothing is running that we know of, and the agent is fine. */
+                if (r == -EREMOTEIO && !IN_SET(status.code, RPC_UNAVAILABLE, RPC_DEADLINE_EXCEEDED,
+                                               RPC_CANCELLED, RPC_RESOURCE_EXHAUSTED, RPC_UNKNOWN)) {
+                        if (registry_update_status(a->registry, e->name, e->description, "", "", "", e->path,
+                                                   "", false) > 0)
+                                admin_log(a, LOG_WARNING, "The agent of '%s' gives no status for it: %s", e->name,
+                                          strna(status.message));
                         return;
                 }
                 if (registry_update_status(a->registry, e->name, NULL, NULL, NULL, NULL, NULL, NULL,
@@ -1414,8 +1438,9 @@ static const RpcMethod admin_methods[] = {
         ADMIN_METHOD("Suspend", admin__empty__descriptor, admin__empty__descriptor, handle_suspend, 0),
         ADMIN_METHOD("Wakeup", admin__empty__descriptor, admin__empty__descriptor, handle_wakeup,
                      RPC_METHOD_INLINE),
+        /* Not inline: packing a big registry would hold up the registrations behind it. */
         ADMIN_METHOD("QueryList", admin__empty__descriptor, admin__query_list_response__descriptor,
-                     handle_query_list, RPC_METHOD_INLINE),
+                     handle_query_list, 0),
 #undef ADMIN_METHOD
         {
                 .path = "/admin.AdminService/Watch",

@@ -387,7 +387,7 @@ int registry_update_status(Registry *r, const char *name, const char *descriptio
         }
         registry_entry_free(r->entries[i]);
         r->entries[i] = TAKE_PTR(updated);
-        emit_locked(r, REGISTRY_UPDATED, r->entries[i]);
+        emit_locked(r, REGISTRY_STATUS, r->entries[i]);
         ret = 1;
 
 finish:
@@ -509,6 +509,13 @@ int registry_reserve_name(Registry *r, const char *app, char **ret) {
 void registry_unreserve(Registry *r, const char *name) {
         pthread_mutex_lock(&r->lock);
         unreserve_locked(r, name);
+        pthread_mutex_unlock(&r->lock);
+}
+
+void registry_visit(Registry *r, void (*fn)(RegistryEntry *const *entries, size_t n, void *userdata),
+                    void *userdata) {
+        pthread_mutex_lock(&r->lock);
+        fn(r->entries, r->n, userdata);
         pthread_mutex_unlock(&r->lock);
 }
 

@@ -116,6 +116,7 @@ typedef enum RegistryEventKind {
         REGISTRY_ADDED,
         REGISTRY_UPDATED,
         REGISTRY_REMOVED,
+        REGISTRY_STATUS, /* updated, but only the status from systemd (or reachability) changed */
         _REGISTRY_EVENT_KIND_MAX,
         _REGISTRY_EVENT_KIND_INVALID = -EINVAL,
 } RegistryEventKind;
@@ -167,6 +168,15 @@ int registry_get(Registry *r, const char *name, RegistryEntry **ret);
 
 /* Copies of all entries (sorted by name), NULL-terminated. */
 int registry_list(Registry *r, RegistryEntry ***ret, size_t *ret_n);
+
+/**
+ * registry_visit() - call @fn with every entry (sorted by name), under the lock
+ *
+ * Without copies, for a reader that only packs what it sees (QueryList of a
+ * big registry). @fn must be quick and must not call back into the registry.
+ */
+void registry_visit(Registry *r, void (*fn)(RegistryEntry *const *entries, size_t n, void *userdata),
+                    void *userdata);
 
 /* Copies of the entries the monitor polls. */
 int registry_watch_list(Registry *r, RegistryEntry ***ret);

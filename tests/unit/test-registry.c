@@ -42,7 +42,7 @@ typedef struct Recorder {
 
 static void record(RegistryEventKind kind, const RegistryEntry *e, void *userdata) {
         Recorder *r = userdata;
-        static const char *const names[] = { "+", "~", "-" };
+        static const char *const names[] = { "+", "~", "-", "*" };
 
         strncat(r->log, names[kind], sizeof(r->log) - strlen(r->log) - 1);
         strncat(r->log, e->name, sizeof(r->log) - strlen(r->log) - 1);
@@ -163,7 +163,7 @@ static void test_updates_only_on_change(void **state) {
         assert_string_equal(registry_entry_vm_status(got), "Paused");
         assert_int_equal(registry_register(r, make("a", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR),
                                            true), 0);
-        assert_string_equal(rec.log, "~a ~a ~a ");
+        assert_string_equal(rec.log, "*a *a ~a ");
 }
 
 static void test_unique_names(void **state) {
@@ -186,6 +186,15 @@ static void test_unique_names(void **state) {
         assert_string_equal(n3, "foo@1.service");
 }
 
+static void visit_names(RegistryEntry *const *entries, size_t n, void *userdata) {
+        char *names = userdata;
+
+        for (size_t i = 0; i < n; i++) {
+                strcat(names, entries[i]->name);
+                strcat(names, " ");
+        }
+}
+
 static void test_find(void **state) {
         _cleanup_(registry_freep) Registry *r = NULL;
         _cleanup_(registry_entries_freep) RegistryEntry **prefixed = NULL, **watched = NULL;
@@ -199,6 +208,13 @@ static void test_find(void **state) {
                                                    SERVICE_TYPE_APP), false), 0);
         assert_int_equal(registry_register(r, make("svc.service", PLACEMENT_MANAGED, "a", NULL,
                                                    SERVICE_TYPE_SVC), false), 0);
+        {
+                char names[128] = "";
+
+                /* Sorted by name, without copies. */
+                registry_visit(r, visit_names, names);
+                assert_string_equal(names, "foot@1.service foot@10.service svc.service ");
+        }
         assert_int_equal(registry_find_prefix(r, "foot@", &prefixed), 0);
         assert_non_null(prefixed[1]);
         assert_null(prefixed[2]);
