@@ -869,7 +869,7 @@ static bool wait_for_agent(AdminService *a, const char *agent, uint64_t deadline
 /* Boots @vm_unit through the host agent and waits for @agent. Fills @status on failure. */
 static int boot_vm(AdminService *a, const char *vm, const char *vm_unit, const char *agent,
                    uint64_t deadline_usec, RpcStatus *status) {
-        _cleanup_(registry_entry_freep) RegistryEntry *host = NULL;
+        _cleanup_(registry_entry_freep) RegistryEntry *host = NULL, *vm_entry = NULL;
         _cleanup_pb_ Systemd__UnitStatusResponse *st = NULL;
         int64_t left_ms;
         int r;
@@ -916,6 +916,10 @@ static int boot_vm(AdminService *a, const char *vm, const char *vm_unit, const c
                                "%" PRIi64 " s", vm, agent, a->config.vm_start_timeout_ms / 1000);
                 return -ETIME;
         }
+
+        /* Show the VM running now rather than at the monitor's next round. */
+        if (registry_get(a->registry, vm_unit, &vm_entry) >= 0)
+                poll_entry(a, vm_entry);
         return 0;
 }
 

@@ -29,15 +29,16 @@ cleanup() {
                 kill -TERM "$WATCH_PID" 2>/dev/null || true
                 wait "$WATCH_PID" 2>/dev/null || true
         fi
+        # The logs first: stopping the test bed removes them.
+        if [ "$status" -ne 0 ] && [ -d "$WORK/bed/logs" ]; then
+                echo "The demonstration failed; the logs say:" >&2
+                tail -n 20 "$WORK"/bed/logs/*.log "$WORK/bed.err" >&2 2>/dev/null || true
+        fi
         if [ -n "$BED_PID" ] && kill -0 "$BED_PID" 2>/dev/null; then
                 echo
                 echo "Stopping the VMs, the agents and the admin…"
                 kill -TERM "$BED_PID" 2>/dev/null || true
                 wait "$BED_PID" 2>/dev/null || status=1
-        fi
-        if [ "$status" -ne 0 ] && [ -d "$WORK/bed/logs" ]; then
-                echo "The demonstration failed; the logs say:" >&2
-                tail -n 20 "$WORK"/bed/logs/*.log "$WORK/bed.err" 2>/dev/null >&2 || true
         fi
         rm -rf "$WORK"
         exit "$status"
@@ -99,6 +100,8 @@ show() {
 step "2. The registry: every agent and the services they announced"
 say "Agents registered themselves with the admin when they started; the admin checked that each one's" \
     "certificate carries the name it registered under."
+# The host agent started before the admin and registers on its next retry: wait for both.
+cli test ensure --retry 30 givc-ghaf-host.service
 cli test ensure --retry 30 givc-gui-vm.service
 show query-list
 
