@@ -519,8 +519,10 @@ static void poll_entry(AdminService *a, const RegistryEntry *e) {
         _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
         _cleanup_pb_ Systemd__UnitStatusResponse *resp = NULL;
         const Systemd__UnitStatus *s;
+        uint64_t ticket;
         int r;
 
+        ticket = registry_status_ticket(a->registry);
         r = get_unit_status(a, e, e->name, a->config.poll_timeout_ms, RPC_CALL_WAIT_FOR_READY, &resp,
                             &status);
         if (r < 0) {
@@ -533,14 +535,14 @@ static void poll_entry(AdminService *a, const RegistryEntry *e) {
                  * nothing is running that we know of, and the agent is fine. */
                 if (r == -EREMOTEIO && !IN_SET(status.code, RPC_UNAVAILABLE, RPC_DEADLINE_EXCEEDED,
                                                RPC_CANCELLED, RPC_RESOURCE_EXHAUSTED, RPC_UNKNOWN)) {
-                        if (registry_update_status(a->registry, e->name, e->description, "", "", "", e->path,
-                                                   "", false) > 0)
+                        if (registry_update_status(a->registry, e->name, ticket, e->description, "", "", "",
+                                                   e->path, "", false) > 0)
                                 admin_log(a, LOG_WARNING, "The agent of '%s' gives no status for it: %s", e->name,
                                           strna(status.message));
                         return;
                 }
-                if (registry_update_status(a->registry, e->name, NULL, NULL, NULL, NULL, NULL, NULL,
-                                           true) > 0)
+                if (registry_update_status(a->registry, e->name, ticket, NULL, NULL, NULL, NULL, NULL,
+                                           NULL, true) > 0)
                         admin_log(a, LOG_WARNING, "Cannot reach the agent for '%s': %s", e->name,
                                   strna(status.message));
                 if (e->type.service == SERVICE_TYPE_MGR)
@@ -556,8 +558,8 @@ static void poll_entry(AdminService *a, const RegistryEntry *e) {
                 (void) registry_deregister(a->registry, e->name);
                 return;
         }
-        r = registry_update_status(a->registry, e->name, s->description, s->loadstate, s->activestate,
-                                   s->substate, s->path, s->freezerstate, false);
+        r = registry_update_status(a->registry, e->name, ticket, s->description, s->loadstate,
+                                   s->activestate, s->substate, s->path, s->freezerstate, false);
         if (r > 0 && e->unreachable)
                 admin_log(a, LOG_NOTICE, "The agent for '%s' answers again.", e->name);
 }
@@ -1085,7 +1087,7 @@ static void handle_start_application(RpcCall *call, const ProtobufCMessage *requ
                         break;
                 /* Its agent does not answer: the VM may have just gone down, before the monitor
                  * noticed. Take it as gone (a poll corrects that if it is not) and boot the VM. */
-                if (registry_update_status(a->registry, agent_unit, NULL, NULL, NULL, NULL, NULL, NULL,
+                if (registry_update_status(a->registry, agent_unit, 0, NULL, NULL, NULL, NULL, NULL, NULL,
                                            true) > 0)
                         admin_log(a, LOG_WARNING, "Cannot reach '%s': %s", agent_unit,
                                   strna(status.message));

@@ -190,6 +190,7 @@ struct Registry {
         size_t n, allocated;
         char **reserved;         /* names handed out by registry_reserve_name() */
         RegistryListenerSlot *listeners;
+        uint64_t status_clock;   /* the last ticket handed out */
 };
 
 int registry_new(Registry **ret) {
@@ -263,6 +264,8 @@ int registry_register(Registry *r, RegistryEntry *e, bool keep_status) {
         int ret = 0;
 
         pthread_mutex_lock(&r->lock);
+        /* What it brings is the newest status: a poll already on its way is older. */
+        entry->status_ticket = ++r->status_clock;
         i = find_locked(r, entry->name, &found);
         if (found) {
                 RegistryEntry *old = r->entries[i];
@@ -348,20 +351,36 @@ int registry_deregister(Registry *r, const char *name) {
         return 0;
 }
 
-int registry_update_status(Registry *r, const char *name, const char *description, const char *load_state,
-                           const char *active_state, const char *sub_state, const char *path,
-                           const char *freezer_state, bool unreachable) {
+uint64_t registry_status_ticket(Registry *r) {
+        uint64_t t;
+
+        pthread_mutex_lock(&r->lock);
+        t = ++r->status_clock;
+        pthread_mutex_unlock(&r->lock);
+        return t;
+}
+
+int registry_update_status(Registry *r, const char *name, uint64_t ticket, const char *description,
+                           const char *load_state, const char *active_state, const char *sub_state,
+                           const char *path, const char *freezer_state, bool unreachable) {
         _cleanup_(registry_entry_freep) RegistryEntry *updated = NULL;
         bool found;
         size_t i;
         int ret;
 
         pthread_mutex_lock(&r->lock);
+        if (ticket == 0)
+                ticket = ++r->status_clock;
         i = find_locked(r, name, &found);
         if (!found) {
                 ret = -ENOENT;
                 goto finish;
         }
+        if (ticket < r->entries[i]->status_ticket) {
+                ret = 0; /* a newer answer is in already */
+                goto finish;
+        }
+        r->entries[i]->status_ticket = ticket;
         ret = registry_entry_copy(r->entries[i], &updated);
         if (ret < 0)
                 goto finish;

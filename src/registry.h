@@ -88,6 +88,7 @@ typedef struct RegistryEntry {
 
         bool watch;         /* the monitor polls it (every entry registered or started) */
         bool unreachable;   /* the last poll could not reach its agent */
+        uint64_t status_ticket; /* when the status was asked for (registry_status_ticket()) */
 } RegistryEntry;
 
 RegistryEntry *registry_entry_free(RegistryEntry *e);
@@ -151,17 +152,27 @@ int registry_register(Registry *r, RegistryEntry *e, bool keep_status);
  */
 int registry_deregister(Registry *r, const char *name);
 
+/*
+ * A ticket for a status about to be asked for, increasing. Polls of the same
+ * unit overlap (the monitor's, and the one after a Pause), and the answer to
+ * the older question may come last: the ticket tells which one is current.
+ */
+uint64_t registry_status_ticket(Registry *r);
+
 /**
  * registry_update_status() - store a new status for @name
+ * @ticket: registry_status_ticket() taken before the status was asked for;
+ *          0 for "now" (a status known without asking)
  * @unreachable: the agent could not be asked (the status then says "not
  *               running"), or false for a real answer
  *
- * Emits UPDATED only when something changed. Return: 1 changed, 0 same,
+ * A status older than the stored one (a smaller ticket) is dropped. Emits
+ * UPDATED only when something changed. Return: 1 changed, 0 same or older,
  * -ENOENT.
  */
-int registry_update_status(Registry *r, const char *name, const char *description, const char *load_state,
-                           const char *active_state, const char *sub_state, const char *path,
-                           const char *freezer_state, bool unreachable);
+int registry_update_status(Registry *r, const char *name, uint64_t ticket, const char *description,
+                           const char *load_state, const char *active_state, const char *sub_state,
+                           const char *path, const char *freezer_state, bool unreachable);
 
 /* A copy of the entry called @name. Return: 0, -ENOENT, -ENOMEM. */
 int registry_get(Registry *r, const char *name, RegistryEntry **ret);

@@ -133,23 +133,23 @@ static void test_updates_only_on_change(void **state) {
                                            false), 0);
         assert_int_equal(registry_subscribe(r, record, NULL, &rec, &slot), 0);
 
-        assert_int_equal(registry_update_status(r, "a", "d", "loaded", "active", "running", NULL, "running",
+        assert_int_equal(registry_update_status(r, "a", 0, "d", "loaded", "active", "running", NULL, "running",
                                                 false), 0);
-        assert_int_equal(registry_update_status(r, "a", "d", "loaded", "active", "running", NULL, "frozen",
+        assert_int_equal(registry_update_status(r, "a", 0, "d", "loaded", "active", "running", NULL, "frozen",
                                                 false), 1);
-        assert_int_equal(registry_update_status(r, "a", "d", "loaded", "active", "running", NULL, "frozen",
+        assert_int_equal(registry_update_status(r, "a", 0, "d", "loaded", "active", "running", NULL, "frozen",
                                                 false), 0);
         assert_int_equal(registry_get(r, "a", &got), 0);
         assert_string_equal(registry_entry_vm_status(got), "Paused");
         got = registry_entry_free(got);
 
         /* Unreachable: shown as not running, the last status kept. */
-        assert_int_equal(registry_update_status(r, "a", NULL, NULL, NULL, NULL, NULL, NULL, true), 1);
-        assert_int_equal(registry_update_status(r, "a", NULL, NULL, NULL, NULL, NULL, NULL, true), 0);
+        assert_int_equal(registry_update_status(r, "a", 0, NULL, NULL, NULL, NULL, NULL, NULL, true), 1);
+        assert_int_equal(registry_update_status(r, "a", 0, NULL, NULL, NULL, NULL, NULL, NULL, true), 0);
         assert_int_equal(registry_get(r, "a", &got), 0);
         assert_string_equal(registry_entry_vm_status(got), "PoweredOff");
         assert_string_equal(got->freezer_state, "frozen");
-        assert_int_equal(registry_update_status(r, "nope", NULL, NULL, NULL, NULL, NULL, NULL, true),
+        assert_int_equal(registry_update_status(r, "nope", 0, NULL, NULL, NULL, NULL, NULL, NULL, true),
                          -ENOENT);
 
         /* Re-registering: keep_status keeps what the monitor learned, but the agent just reached us,
@@ -164,6 +164,44 @@ static void test_updates_only_on_change(void **state) {
         assert_int_equal(registry_register(r, make("a", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR),
                                            true), 0);
         assert_string_equal(rec.log, "*a *a ~a ");
+}
+
+static void test_older_status_loses(void **state) {
+        _cleanup_(registry_freep) Registry *r = NULL;
+        _cleanup_(registry_entry_freep) RegistryEntry *got = NULL;
+        uint64_t monitor, pause, before_registration;
+
+        assert_int_equal(registry_new(&r), 0);
+        before_registration = registry_status_ticket(r);
+        assert_int_equal(registry_register(r, make("a", PLACEMENT_ENDPOINT, NULL, NULL, SERVICE_TYPE_MGR),
+                                           false), 0);
+        /* A poll asked before the registration answers after it: the registration is newer. */
+        assert_int_equal(registry_update_status(r, "a", before_registration, "d", "loaded", "active",
+                                                "running", NULL, "frozen", false), 0);
+
+        /* The monitor asks, a Pause happens and its poll asks, and answers first: the monitor's
+         * older "running" must not undo the "frozen". */
+        monitor = registry_status_ticket(r);
+        pause = registry_status_ticket(r);
+        assert_true(pause > monitor);
+        assert_int_equal(registry_update_status(r, "a", pause, "d", "loaded", "active", "running", NULL,
+                                                "frozen", false), 1);
+        assert_int_equal(registry_update_status(r, "a", monitor, "d", "loaded", "active", "running", NULL,
+                                                "running", false), 0);
+        assert_int_equal(registry_get(r, "a", &got), 0);
+        assert_string_equal(registry_entry_vm_status(got), "Paused");
+        got = registry_entry_free(got);
+
+        /* In the other order both count, the newer last. */
+        monitor = registry_status_ticket(r);
+        pause = registry_status_ticket(r);
+        assert_int_equal(registry_update_status(r, "a", monitor, NULL, NULL, NULL, NULL, NULL, NULL, true),
+                         1);
+        assert_int_equal(registry_update_status(r, "a", pause, "d", "loaded", "active", "running", NULL,
+                                                "running", false), 1);
+        assert_int_equal(registry_get(r, "a", &got), 0);
+        assert_string_equal(registry_entry_vm_status(got), "Running");
+        assert_false(got->unreachable);
 }
 
 static void test_unique_names(void **state) {
@@ -335,6 +373,7 @@ int main(void) {
                 cmocka_unit_test(test_register_deregister),
                 cmocka_unit_test(test_cascade),
                 cmocka_unit_test(test_updates_only_on_change),
+                cmocka_unit_test(test_older_status_loses),
                 cmocka_unit_test(test_unique_names),
                 cmocka_unit_test(test_find),
                 cmocka_unit_test(test_snapshot_then_events),
