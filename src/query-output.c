@@ -142,8 +142,9 @@ bool query_item_matches(const Admin__QueryListItem *item, const UnitType *type, 
 enum { COL_EVENT, COL_NAME, COL_STATUS, COL_VM, COL_TYPE, COL_AGENT, _COL_MAX };
 
 static const char *const column_titles[_COL_MAX] = { "EVENT", "NAME", "STATUS", "VM", "TYPE", "AGENT" };
-/* Rows printed one at a time line up while their cells are no wider than this. */
-static const size_t stream_widths[_COL_MAX] = { 7, 24, 10, 14, 9, 0 };
+/* Rows printed one at a time line up while their cells are no wider than this (Ghaf's longest
+ * names, like "microvm@chromium-vm.service", fit). */
+static const size_t stream_widths[_COL_MAX] = { 7, 28, 10, 12, 9, 0 };
 /* Columns that may be shortened to fit, and how far. */
 static const size_t min_widths[_COL_MAX] = { 0, 12, 0, 8, 0, 10 };
 
