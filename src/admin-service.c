@@ -317,7 +317,8 @@ static void watch_snapshot(RegistryEntry *const *entries, size_t n, void *userda
         pthread_mutex_unlock(&a->watchers_lock);
 }
 
-static void noop_listener(RegistryEventKind kind, const RegistryEntry *e, void *userdata) {
+static void noop_listener(RegistryEventKind kind, const RegistryEntry *e, const RegistryEntry *previous,
+                          void *userdata) {
 }
 
 static void handle_watch(RpcCall *call, const ProtobufCMessage *request, void *userdata) {
@@ -354,10 +355,14 @@ static void watchers_shutdown(RpcServer *s, void *userdata) {
 }
 
 /* The admin's one registry listener. Registry lock held. */
-static void on_registry_change(RegistryEventKind kind, const RegistryEntry *e, void *userdata) {
+static void on_registry_change(RegistryEventKind kind, const RegistryEntry *e, const RegistryEntry *previous,
+                               void *userdata) {
         AdminService *a = userdata;
 
-        watchers_dispatch(a, kind, e);
+        /* Watchers hear of what they can see: a new object path or unit sub-state alone would be an
+         * Updated identical to the one before. */
+        if (!previous || !registry_entry_shown_equal(e, previous))
+                watchers_dispatch(a, kind, e);
 
         /* Someone may wait for this agent to come (a VM booting). */
         if (e->type.service == SERVICE_TYPE_MGR && kind != REGISTRY_REMOVED) {
@@ -747,6 +752,13 @@ static int entry_from_request(AdminService *a, const Admin__RegistryRequest *req
         }
 
         e->placement = PLACEMENT_ENDPOINT;
+        /* Agents register with an empty status (upstream's too), which reads as PoweredOff: a Watch
+         * would announce a live agent as off. It is talking to us, so it runs; the poll that follows
+         * every registration brings systemd's own word. */
+        if (type.service == SERVICE_TYPE_MGR && isempty(req->state->activestate) &&
+            (free_and_strdup(&e->load_state, "loaded") < 0 || free_and_strdup(&e->active_state, "active") < 0 ||
+             free_and_strdup(&e->sub_state, "running") < 0))
+                return -ENOMEM;
         e->protocol = strdup(isempty(req->transport->protocol) ? "tcp" : req->transport->protocol);
         e->address = strdup(req->transport->address);
         e->port = strdup(req->transport->port);

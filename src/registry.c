@@ -139,6 +139,13 @@ bool registry_entry_equal(const RegistryEntry *a, const RegistryEntry *b) {
                a->placement == b->placement && a->watch == b->watch && a->unreachable == b->unreachable;
 }
 
+bool registry_entry_shown_equal(const RegistryEntry *a, const RegistryEntry *b) {
+        return streq(a->name, b->name) && streq(strempty(a->description), strempty(b->description)) &&
+               streq(registry_entry_vm_status(a), registry_entry_vm_status(b)) &&
+               a->type.vm == b->type.vm && a->type.service == b->type.service && streq_ptr(a->vm, b->vm) &&
+               streq_ptr(registry_entry_agent_name(a), registry_entry_agent_name(b));
+}
+
 bool registry_entry_is_paused(const RegistryEntry *e) {
         return streq_ptr(e->freezer_state, "frozen");
 }
@@ -240,9 +247,10 @@ static size_t find_locked(Registry *r, const char *name, bool *ret_found) {
         return lo;
 }
 
-static void emit_locked(Registry *r, RegistryEventKind kind, const RegistryEntry *e) {
+static void emit_locked(Registry *r, RegistryEventKind kind, const RegistryEntry *e,
+                        const RegistryEntry *previous) {
         for (RegistryListenerSlot *s = r->listeners; s; s = s->next)
-                s->listener(kind, e, s->userdata);
+                s->listener(kind, e, previous, s->userdata);
 }
 
 static void unreserve_locked(Registry *r, const char *name) {
@@ -287,7 +295,7 @@ int registry_register(Registry *r, RegistryEntry *e, bool keep_status) {
                 }
                 r->entries[i] = TAKE_PTR(entry);
                 if (!registry_entry_equal(old, r->entries[i]))
-                        emit_locked(r, REGISTRY_UPDATED, r->entries[i]);
+                        emit_locked(r, REGISTRY_UPDATED, r->entries[i], old);
                 registry_entry_free(old);
         } else {
                 if (r->n == r->allocated) {
@@ -304,7 +312,7 @@ int registry_register(Registry *r, RegistryEntry *e, bool keep_status) {
                 memmove(r->entries + i + 1, r->entries + i, (r->n - i) * sizeof(RegistryEntry *));
                 r->entries[i] = TAKE_PTR(entry);
                 r->n++;
-                emit_locked(r, REGISTRY_ADDED, r->entries[i]);
+                emit_locked(r, REGISTRY_ADDED, r->entries[i], NULL);
         }
         unreserve_locked(r, r->entries[i]->name);
 
@@ -319,7 +327,7 @@ static void remove_at_locked(Registry *r, size_t i) {
 
         memmove(r->entries + i, r->entries + i + 1, (r->n - i - 1) * sizeof(RegistryEntry *));
         r->n--;
-        emit_locked(r, REGISTRY_REMOVED, e);
+        emit_locked(r, REGISTRY_REMOVED, e, NULL);
         registry_entry_free(e);
 }
 
@@ -404,9 +412,11 @@ int registry_update_status(Registry *r, const char *name, uint64_t ticket, const
                 ret = 0;
                 goto finish;
         }
-        registry_entry_free(r->entries[i]);
+        /* The old one lives until the listeners have seen both. */
+        RegistryEntry *previous = r->entries[i];
         r->entries[i] = TAKE_PTR(updated);
-        emit_locked(r, REGISTRY_STATUS, r->entries[i]);
+        updated = previous;
+        emit_locked(r, REGISTRY_STATUS, r->entries[i], previous);
         ret = 1;
 
 finish:

@@ -96,6 +96,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(RegistryEntry *, registry_entry_free);
 int registry_entry_copy(const RegistryEntry *e, RegistryEntry **ret);
 /* Equal in everything a client can see or the admin relies on. */
 bool registry_entry_equal(const RegistryEntry *a, const RegistryEntry *b);
+/* Equal in what QueryList and Watch show (name, description, status, types, VM, agent). */
+bool registry_entry_shown_equal(const RegistryEntry *a, const RegistryEntry *b);
 
 /* Upstream's status rules (spec §3.2). */
 bool registry_entry_is_paused(const RegistryEntry *e);
@@ -122,8 +124,10 @@ typedef enum RegistryEventKind {
         _REGISTRY_EVENT_KIND_INVALID = -EINVAL,
 } RegistryEventKind;
 
-/* Called under the registry lock: queue, never block, never call back into the registry. */
-typedef void (*RegistryListener)(RegistryEventKind kind, const RegistryEntry *entry, void *userdata);
+/* Called under the registry lock: queue, never block, never call back into the registry.
+ * @previous: what UPDATED and STATUS replaced; NULL for ADDED and REMOVED. */
+typedef void (*RegistryListener)(RegistryEventKind kind, const RegistryEntry *entry,
+                                 const RegistryEntry *previous, void *userdata);
 /* Called under the lock once, with every entry (sorted by name), before the first event. */
 typedef void (*RegistrySnapshotCallback)(RegistryEntry *const *entries, size_t n, void *userdata);
 

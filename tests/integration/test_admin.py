@@ -227,8 +227,10 @@ class AdminTestCase(givctest.TestCase):
         with bed.channel(ADMIN) as ch:
             stub = S.admin_pb2_grpc.AdminServiceStub(ch)
             agents = [agent_unit(HOST)] + [agent_unit(vm) for vm in vms]
-            self.wait_registry(lambda q: all(a in q and q[a].VmStatus == 'Running' for a in agents),
-                               f'the agents {agents} registered and running', stub=stub)
+            # Running from their registration on; the Description comes with the first poll.
+            self.wait_registry(lambda q: all(a in q and q[a].VmStatus == 'Running' and q[a].Description
+                                             for a in agents),
+                               f'the agents {agents} registered, running and polled', stub=stub)
 
     def admin_log_tail(self, n=40):
         return '\n'.join(self.bed.admin_logs().splitlines()[-n:])
@@ -338,7 +340,8 @@ class Registry(AdminTestCase):
         for vm in (GUI, CHROMIUM):
             self.bed.boot(vm)
         q = self.wait_registry(lambda q: all(q.get(agent_unit(vm)) and q[agent_unit(vm)].VmStatus == 'Running'
-                                             for vm in (GUI, CHROMIUM)), 'the VM agents')
+                                             and q[agent_unit(vm)].Description
+                                             for vm in (GUI, CHROMIUM)), 'the VM agents, polled')
         self.assertEqual(len(q), 5, summary(q))
         # VmName is the VM's unit (upstream put "bogus" here, spec §10.5).
         self.assertEqual(item_fields(q[agent_unit(GUI)]),
@@ -768,8 +771,9 @@ class Watch(AdminTestCase):
         fast.wait(lambda items: items, 'Initial')
 
         # Changes of one big entry: 'givc-admin-vm.service' is nobody's agent,
-        # so the service stays an endpoint of its own, and every new port is
-        # a change. The admin's certificate may register it.
+        # so the service stays an endpoint of its own. Every registration
+        # switches its type (admin VM or system VM service), a change that
+        # subscribers see. The admin's certificate may register it.
         name = 'bulky.service'
         parent = agent_unit(ADMIN)
         with bed.channel(ADMIN, client=ADMIN) as ch:
@@ -782,10 +786,11 @@ class Watch(AdminTestCase):
                 return len([k for k, _ in fast.events(name) if k == 'Updated'])
             batch = 100
             for start in range(0, self.BULK_EVENTS, batch):
-                calls = [reg.RegisterService.future(registration(name, parent, 5, ADMIN, port=2 + i), timeout=60)
-                         for i in range(start, start + batch)]
-                for c in calls:
-                    self.assertFalse(c.result().HasField('Error'))
+                # One after the other: the types must alternate in the order the admin sees them.
+                for i in range(start, start + batch):
+                    reply = reg.RegisterService(registration(name, parent, 9 if i % 2 == 0 else 5, ADMIN,
+                                                             port=2 + i), timeout=60)
+                    self.assertFalse(reply.HasField('Error'))
                 # The reading subscriber keeps up and sees every change (and the
                 # monitor's, as it polls the endpoint that is not there).
                 fast.wait(lambda items: changes() >= start + batch, f'{start + batch} changes', timeout=60)

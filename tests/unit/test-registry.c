@@ -40,10 +40,18 @@ typedef struct Recorder {
         char log[4096];
 } Recorder;
 
-static void record(RegistryEventKind kind, const RegistryEntry *e, void *userdata) {
+static void record(RegistryEventKind kind, const RegistryEntry *e, const RegistryEntry *previous,
+                   void *userdata) {
         Recorder *r = userdata;
         static const char *const names[] = { "+", "~", "-", "*" };
 
+        /* What an update replaced comes with it, still alive. */
+        if (IN_SET(kind, REGISTRY_ADDED, REGISTRY_REMOVED))
+                assert_null(previous);
+        else {
+                assert_non_null(previous);
+                assert_string_equal(previous->name, e->name);
+        }
         strncat(r->log, names[kind], sizeof(r->log) - strlen(r->log) - 1);
         strncat(r->log, e->name, sizeof(r->log) - strlen(r->log) - 1);
         strncat(r->log, " ", sizeof(r->log) - strlen(r->log) - 1);
@@ -166,6 +174,23 @@ static void test_updates_only_on_change(void **state) {
         assert_string_equal(rec.log, "*a *a ~a ");
 }
 
+static void test_shown_equal(void **state) {
+        _cleanup_(registry_entry_freep) RegistryEntry *a = make("a", PLACEMENT_ENDPOINT, NULL, NULL,
+                                                                SERVICE_TYPE_MGR);
+        _cleanup_(registry_entry_freep) RegistryEntry *b = NULL;
+
+        assert_int_equal(registry_entry_copy(a, &b), 0);
+        /* Not shown: the object path, and a sub-state that does not change the status. */
+        assert_int_equal(free_and_strdup(&b->path, "/org/freedesktop/systemd1/unit/a"), 0);
+        assert_false(registry_entry_equal(a, b));
+        assert_true(registry_entry_shown_equal(a, b));
+        assert_int_equal(free_and_strdup(&b->freezer_state, "frozen"), 0);
+        assert_false(registry_entry_shown_equal(a, b));
+        assert_int_equal(free_and_strdup(&b->freezer_state, a->freezer_state), 0);
+        assert_int_equal(free_and_strdup(&b->description, "other"), 0);
+        assert_false(registry_entry_shown_equal(a, b));
+}
+
 static void test_older_status_loses(void **state) {
         _cleanup_(registry_freep) Registry *r = NULL;
         _cleanup_(registry_entry_freep) RegistryEntry *got = NULL;
@@ -284,8 +309,9 @@ static void snapshot(RegistryEntry *const *entries, size_t n, void *userdata) {
         ((Snapshot *) userdata)->n = n;
 }
 
-static void snapshot_record(RegistryEventKind kind, const RegistryEntry *e, void *userdata) {
-        record(kind, e, &((Snapshot *) userdata)->rec);
+static void snapshot_record(RegistryEventKind kind, const RegistryEntry *e, const RegistryEntry *previous,
+                            void *userdata) {
+        record(kind, e, previous, &((Snapshot *) userdata)->rec);
 }
 
 static void *registrar(void *userdata) {
@@ -374,6 +400,7 @@ int main(void) {
                 cmocka_unit_test(test_cascade),
                 cmocka_unit_test(test_updates_only_on_change),
                 cmocka_unit_test(test_older_status_loses),
+                cmocka_unit_test(test_shown_equal),
                 cmocka_unit_test(test_unique_names),
                 cmocka_unit_test(test_find),
                 cmocka_unit_test(test_snapshot_then_events),
