@@ -62,7 +62,8 @@ static const char cli_help[] =
         "                         unix:PATH or unix-abstract:NAME     [$GIVC_ADDR, $ADDR]\n"
         "      --port PORT        Admin TCP port                      [$GIVC_PORT, $PORT]\n"
         "      --name NAME        Name in the admin's certificate     [$GIVC_NAME, $NAME]\n"
-        "                         (default: the host given with --addr)\n"
+        "                         (default: the host given with --addr;\n"
+        "                         localhost for unix: addresses)\n"
         "      --cacert PATH      CA certificate                  [$GIVC_CA_CERT, $CA_CERT]\n"
         "      --cert PATH        Client certificate          [$GIVC_HOST_CERT, $HOST_CERT]\n"
         "      --key PATH         Client private key            [$GIVC_HOST_KEY, $HOST_KEY]\n"
@@ -93,7 +94,8 @@ static const char cli_help[] =
 
 typedef struct Cli {
         CliConfig config;
-        RpcChannel *channel;
+        TlsCredentials *tls;
+        RpcChannel *channel; /* made by connect_admin(), once the command's arguments are good */
         const char *verb;
 } Cli;
 
@@ -146,13 +148,39 @@ static int report_failure(Cli *cli, const char *what, const RpcStatus *status, i
         return EXIT_FAILURE;
 }
 
-/* A unary call to the admin; logs the failure. Return: 0, or EXIT_FAILURE. */
+/* The admin's address and our TLS files, checked only when a command is about to call: a mistake
+ * in the command's own arguments is reported first. Logs. Return: 0, EXIT_USAGE, EXIT_FAILURE. */
+static int connect_admin(Cli *cli) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (cli->channel)
+                return 0;
+        r = cli_config_resolve(&cli->config, &error);
+        if (r < 0)
+                return applet_parse_result(r, "cli", cli_help, error);
+        if (cli->config.use_tls) {
+                r = tls_credentials_load(cli->config.ca_cert, cli->config.cert, cli->config.key, &cli->tls,
+                                         &error);
+                if (r < 0)
+                        return log_error("%s", error ?: "Failed to load the TLS credentials"), EXIT_FAILURE;
+        }
+        r = rpc_channel_new(&cli->channel, cli->config.target, cli->config.name, cli->tls, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create a channel: %m"), EXIT_FAILURE;
+        return 0;
+}
+
+/* A unary call to the admin; logs the failure. Return: 0, EXIT_USAGE or EXIT_FAILURE. */
 static int call_admin(Cli *cli, const char *method, const ProtobufCMessage *request,
                       const ProtobufCMessageDescriptor *response_type, int64_t timeout_ms,
                       ProtobufCMessage **ret_response, const char *what) {
         _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
         int r;
 
+        r = connect_admin(cli);
+        if (r != 0)
+                return r;
         r = rpc_channel_call(cli->channel, method, request, response_type, timeout_ms, 0, ret_response,
                              &status);
         if (r < 0)
@@ -301,7 +329,8 @@ static int parse_verb(const Cli *cli, int argc, char **argv, unsigned allowed, c
                         break;
                 case VERB_BY_TYPE:
                 case VERB_TYPE:
-                        r = parse_unit_type(cli, argv[optind - 1], optarg, &a->type);
+                        r = parse_unit_type(cli, opt == VERB_TYPE ? "--type" : "--by-type", optarg,
+                                            &a->type);
                         a->by_type = true;
                         break;
                 case VERB_BY_NAME:
@@ -454,19 +483,22 @@ static int power_verb(Cli *cli, int argc, char **argv, const char *method, const
 
 static int verb_poweroff(Cli *cli, int argc, char **argv) {
         return power_verb(cli, argc, argv, "/admin.AdminService/Poweroff",
-                          "Usage: givc cli [OPTIONS] poweroff\n\nPower the host off (poweroff.target).\n",
+                          "Usage: givc cli [OPTIONS] poweroff\n\nPower the host off (poweroff.target).\n"
+                          "\nExample:\n  givc cli --timeout 60s poweroff\n",
                           "power the host off");
 }
 
 static int verb_reboot(Cli *cli, int argc, char **argv) {
         return power_verb(cli, argc, argv, "/admin.AdminService/Reboot",
-                          "Usage: givc cli [OPTIONS] reboot\n\nReboot the host (reboot.target).\n",
+                          "Usage: givc cli [OPTIONS] reboot\n\nReboot the host (reboot.target).\n"
+                          "\nExample:\n  givc cli reboot\n",
                           "reboot the host");
 }
 
 static int verb_suspend(Cli *cli, int argc, char **argv) {
         return power_verb(cli, argc, argv, "/admin.AdminService/Suspend",
-                          "Usage: givc cli [OPTIONS] suspend\n\nSuspend the host (suspend.target).\n",
+                          "Usage: givc cli [OPTIONS] suspend\n\nSuspend the host (suspend.target).\n"
+                          "\nExample:\n  givc cli suspend\n",
                           "suspend the host");
 }
 
@@ -474,7 +506,8 @@ static int verb_wakeup(Cli *cli, int argc, char **argv) {
         return power_verb(cli, argc, argv, "/admin.AdminService/Wakeup",
                           "Usage: givc cli [OPTIONS] wakeup\n\n"
                           "Ask the admin to wake the host up. The admin answers UNIMPLEMENTED, as\n"
-                          "upstream's does: nothing can wake a suspended host from inside it.\n",
+                          "upstream's does: nothing can wake a suspended host from inside it.\n"
+                          "\nExample:\n  givc cli wakeup     # exit status 1: UNIMPLEMENTED\n",
                           "wake the host up");
 }
 
@@ -484,7 +517,11 @@ static const char query_list_help[] =
         "List every agent, service and application the admin knows: NAME, STATUS\n"
         "(Running, PoweredOff, Paused), VM, TYPE (VM kind/service kind) and AGENT.\n"
         "\n"
-        "  --as-json   One JSON array on one line (see 'givc cli --help')\n";
+        "  --as-json   One JSON array on one line (see 'givc cli --help')\n"
+        "\n"
+        "Examples:\n"
+        "  givc cli query-list\n"
+        "  givc cli query-list --as-json | jq -r '.[] | select(.status == \"Running\") | .name'\n";
 
 static const char query_help[] =
         "Usage: givc cli [OPTIONS] query [--by-type N] [--by-name NAME]… [--as-json]\n"
@@ -515,8 +552,9 @@ static int list_verb(Cli *cli, int argc, char **argv, bool filtered) {
                        filtered ? query_help : query_list_help, 0, 0, NULL, &a);
         if (r >= 0)
                 return r;
-        if (query_list(cli, &resp) != 0)
-                return EXIT_FAILURE;
+        r = query_list(cli, &resp);
+        if (r != 0)
+                return r;
 
         matches = calloc(resp->n_list ?: 1, sizeof(*matches));
         if (!matches)
@@ -543,12 +581,16 @@ static const char watch_help[] =
         "\n"
         "  --initial   First print the whole registry as it is now\n"
         "  --limit N   Exit (status 0) after N changes\n"
-        "  --as-json   One JSON document a line: the registry as an array, then each\n"
-        "              change as {\"UnitRegistered\":{…}}, {\"UnitStatusChanged\":{…}}\n"
-        "              or {\"UnitShutdown\":{…}}\n"
+        "  --as-json   One JSON document a line: with --initial, the registry as an\n"
+        "              array first; then each change as {\"UnitRegistered\":{…}},\n"
+        "              {\"UnitStatusChanged\":{…}} or {\"UnitShutdown\":{…}}\n"
         "\n"
         "Exits with status 1 when the admin ends the stream (it stops, or this client\n"
-        "fell too far behind).\n";
+        "fell too far behind).\n"
+        "\n"
+        "Examples:\n"
+        "  givc cli watch --initial\n"
+        "  givc cli watch --as-json --limit 1     # wait for the next change\n";
 
 static int print_watch_item(const Admin__WatchItem *item, bool as_json, bool *header_done) {
         Admin__QueryListItem *event;
@@ -592,6 +634,9 @@ static int verb_watch(Cli *cli, int argc, char **argv) {
         if (r >= 0)
                 return r;
 
+        r = connect_admin(cli);
+        if (r != 0)
+                return r;
         r = rpc_channel_open_stream(cli->channel, "/admin.AdminService/Watch", &req.base, -1, 0, &stream);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the registry: %m"), EXIT_FAILURE;
@@ -649,13 +694,19 @@ static const char locale_help[] =
         "Usage: givc cli [OPTIONS] set-locale LOCALE\n"
         "\n"
         "Set LANG on every VM and the host, now and for agents that register later.\n"
-        "LOCALE is C, POSIX or like en_US.UTF-8, fi_FI@euro.\n";
+        "LOCALE is C, POSIX or like en_US.UTF-8, fi_FI@euro.\n"
+        "\n"
+        "Example:\n"
+        "  givc cli set-locale fi_FI.UTF-8\n";
 
 static const char timezone_help[] =
         "Usage: givc cli [OPTIONS] set-timezone ZONE\n"
         "\n"
         "Set the timezone of every VM and the host, now and for agents that register\n"
-        "later. ZONE is like UTC, Europe/Helsinki, Etc/GMT+8.\n";
+        "later. ZONE is like UTC, Europe/Helsinki, Etc/GMT+8.\n"
+        "\n"
+        "Example:\n"
+        "  givc cli set-timezone Europe/Helsinki\n";
 
 static int setting_verb(Cli *cli, int argc, char **argv, bool locale) {
         _cleanup_(verb_args_done) VerbArgs a = {};
@@ -707,6 +758,10 @@ static const char test_help[] =
         "as in 'givc cli query --help') or in that VM (as query-list's VM column, or\n"
         "microvm@VM.service). Exits 1 with \"test failed '…' not registered\" otherwise.\n"
         "\n"
+        "  --retry N   Ask up to N times, a second apart (default 1)\n"
+        "  --type N    It must be of type N\n"
+        "  --vm VM     It must be in VM\n"
+        "\n"
         "Example (CI smoke test):\n"
         "  givc cli test ensure --retry 30 givc-chromium-vm.service\n";
 
@@ -744,8 +799,9 @@ static int verb_test(Cli *cli, int argc, char **argv) {
 
                 if (attempt > 0)
                         (void) nanosleep(&second, NULL);
-                if (query_list(cli, &resp) != 0)
-                        return EXIT_FAILURE;
+                r = query_list(cli, &resp);
+                if (r != 0)
+                        return r;
                 for (size_t i = 0; i < resp->n_list; i++) {
                         const Admin__QueryListItem *item = resp->list[i];
 
@@ -768,7 +824,11 @@ static const char health_help[] =
         "\n"
         "Ask the admin whether it (or SERVICE, e.g. admin.AdminService) is serving,\n"
         "with the standard gRPC health check. Prints SERVING or NOT_SERVING; exit\n"
-        "status 0 only for SERVING.\n";
+        "status 0 only for SERVING.\n"
+        "\n"
+        "Examples:\n"
+        "  givc cli health\n"
+        "  givc cli health admin.AdminService\n";
 
 static int verb_health(Cli *cli, int argc, char **argv) {
         _cleanup_(verb_args_done) VerbArgs a = {};
@@ -781,10 +841,11 @@ static int verb_health(Cli *cli, int argc, char **argv) {
         if (r >= 0)
                 return r;
         req.service = a.n_arguments > 0 ? a.arguments[0] : (char *) "";
-        if (call_admin(cli, "/grpc.health.v1.Health/Check", &req.base,
+        r = call_admin(cli, "/grpc.health.v1.Health/Check", &req.base,
                        &grpc__health__v1__health_check_response__descriptor, timeout_for(cli, 0),
-                       (ProtobufCMessage **) &resp, "check the admin's health") != 0)
-                return EXIT_FAILURE;
+                       (ProtobufCMessage **) &resp, "check the admin's health");
+        if (r != 0)
+                return r;
 
         v = protobuf_c_enum_descriptor_get_value(
                 &grpc__health__v1__health_check_response__serving_status__descriptor, (int) resp->status);
@@ -837,15 +898,7 @@ static int run_help(Cli *cli, int argc, char **argv) {
         return verb->run(cli, 2, help_argv);
 }
 
-static bool wants_help(int argc, char **argv) {
-        for (int i = 1; i < argc && !streq(argv[i], "--"); i++)
-                if (streq(argv[i], "--help") || streq(argv[i], "-h"))
-                        return true;
-        return false;
-}
-
 int cli_main(int argc, char **argv) {
-        _cleanup_(tls_credentials_freep) TlsCredentials *tls = NULL;
         _cleanup_free_ char *error = NULL;
         Cli cli = {};
         const Verb *verb;
@@ -877,32 +930,10 @@ int cli_main(int argc, char **argv) {
                 goto finish;
         }
 
-        /* A command's help needs no admin; anything else needs its address and files. */
-        if (!wants_help(verb_argc, verb_argv)) {
-                r = cli_config_resolve(&cli.config, &error);
-                if (r < 0) {
-                        r = applet_parse_result(r, "cli", cli_help, error);
-                        goto finish;
-                }
-                if (cli.config.use_tls) {
-                        r = tls_credentials_load(cli.config.ca_cert, cli.config.cert, cli.config.key, &tls,
-                                                 &error);
-                        if (r < 0) {
-                                log_error("%s", error ?: "Failed to load the TLS credentials");
-                                r = EXIT_FAILURE;
-                                goto finish;
-                        }
-                }
-                r = rpc_channel_new(&cli.channel, cli.config.target, cli.config.name, tls, NULL);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to create a channel: %m");
-                        r = EXIT_FAILURE;
-                        goto finish;
-                }
-        }
         r = verb->run(&cli, verb_argc, verb_argv);
 finish:
         rpc_channel_free(cli.channel);
+        tls_credentials_free(cli.tls);
         cli_config_done(&cli.config);
         return r;
 }

@@ -3,9 +3,10 @@
 #
 # The demonstration run by the README's first command: the whole system on
 # one machine. The multi-VM test bed (tests/integration/testbed.py) brings
-# up a host agent, an admin VM and two application VMs, each VM a real
-# systemd user manager on its own loopback address that the host's manager
-# boots through microvm@NAME.service, with certificates from `givc certs`.
+# up a host agent, an admin VM, a system VM and an application VM, each VM
+# a real systemd user manager on its own loopback address that the host's
+# manager boots through microvm@NAME.service, with certificates from `givc
+# certs`.
 # Then the CLI drives it the way a person or the GUI would, narrated.
 # Everything it starts is stopped, and everything it creates removed, when
 # it ends or is interrupted.
@@ -65,7 +66,7 @@ json() {
                 "$WORK/bed.json" "$1"
 }
 
-step "1. Bringing up a host, an admin VM and two application VMs"
+step "1. Bringing up a host, an admin VM, a system VM and an application VM"
 say "Each VM gets its own loopback address, its own systemd manager and its own certificate from" \
     "'givc certs'. Only the host and gui-vm start now; chromium-vm stays off until it is needed."
 "$PYTHON" tests/integration/testbed.py up --givc "$GIVC" --workdir "$WORK/bed" --with-admin \

@@ -5,8 +5,10 @@
 # exactly what the installed givc accepts.
 
 _givc_options() {
-        # $1..: the command whose --help lists the options
-        "$@" --help 2>/dev/null | grep -oE -- '(^|[ ,])--[a-z][a-z0-9-]*' | sed 's/^[ ,]*//' | sort -u
+        # $1..: the command whose --help lists the options. Only the option lines
+        # ("  -h --help  …", "  --vm VM  …"): prose and examples mention others.
+        "$@" --help 2>/dev/null | grep -oE -- '^ +(-[a-zA-Z][ ,]+)?--[a-z][a-z0-9-]*' |
+                sed -E 's/^ +(-[a-zA-Z][ ,]+)?//' | sort -u
 }
 
 _givc_cli() {

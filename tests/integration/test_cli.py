@@ -796,6 +796,11 @@ class Connection(BedCase):
         self.assertFails(r, 2, 'no admin port', '--port')
         r = self.run_cli('--addr', self.bed.addr('admin-vm'), '--port', '0', 'query-list')
         self.assertFails(r, 2, "'0'")
+        # The command's own mistakes come first: the admin's address is needed only to call it.
+        r = self.run_cli('query', '--by-type', '99')
+        self.assertFails(r, 2, "--by-type '99' is not a type")
+        r = self.run_cli('--addr', self.bed.addr('admin-vm'), '--port', '1', '--cacert', '/nonexistent', 'start')
+        self.assertFails(r, 2, 'missing the application')
 
 
 # ---------------------------------------------------------------------------------------
@@ -825,6 +830,9 @@ class Help(givctest.TestCase):
                 self.assertEqual((r.returncode, r.stderr), (0, ''), argv)
                 self.assertTrue(r.stdout.startswith('Usage:'), (argv, r.stdout))
                 self.assertIn(f' {command}', r.stdout.splitlines()[0])
+                # Every command teaches by example, with itself.
+                self.assertRegex(r.stdout, r'\nExamples?( \(.*\))?:\n', argv)
+                self.assertIn(f'givc cli ', r.stdout.split('Example')[1], argv)
             # --help anywhere among the command's own arguments
             r = self.run_cli(*((command, 'ensure') if command == 'test' else (command,)), 'x', '--help')
             self.assertEqual(r.returncode, 0, (command, r.stderr))
@@ -851,7 +859,11 @@ class Completion(givctest.TestCase):
         self.assertEqual(self.complete(g, 'cli', 'query', '--by'), ['--by-name', '--by-type'])
         self.assertEqual(self.complete(g, 'cli', '--addr', 'x', 'watch', '--'),
                          ['--as-json', '--initial', '--limit'])
-        self.assertIn('--cacert', self.complete(g, 'cli', '--'))
+        # Exactly the global options: not those of commands or their arguments in the examples.
+        self.assertEqual(self.complete(g, 'cli', '--'),
+                         ['--addr', '--cacert', '--cert', '--debug', '--help', '--key', '--name', '--notls',
+                          '--port', '--timeout', '--version'])
+        self.assertEqual(self.complete(g, 'cli', 'test', 'ensure', '--'), ['--retry', '--type', '--vm'])
         self.assertEqual(self.complete(g, 'cli', 'test', ''), ['ensure'])
         self.assertEqual(self.complete(g, 'cli', 'help', 'set-'), ['set-locale', 'set-timezone'])
         self.assertIn('query-list', self.complete(g, 'cli', ''))
