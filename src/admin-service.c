@@ -715,6 +715,47 @@ static int check_identity(AdminService *a, RpcCall *call, const Admin__RegistryR
         return 0;
 }
 
+/*
+ * What no registration may do, certificates or not: a service taking an agent's name (it would
+ * replace that agent's entry), an agent placed in anything but a VM unit (the admin starts that
+ * unit again with --restart-vms), a second host agent (which would receive the power requests;
+ * the first one registered stays the host until the admin's state is removed). With TLS, an
+ * agent for X may only be placed in microvm@X.service. Return: 0, or a negative errno with
+ * *ret_error: -EINVAL malformed, -EPERM not allowed.
+ */
+static int check_structure(AdminService *a, const Admin__RegistryRequest *req, UnitType type,
+                           char **ret_error) {
+        _cleanup_(registry_entry_freep) RegistryEntry *host = NULL;
+        _cleanup_free_ char *x = agent_name_of_unit(req->name);
+        const char *vm;
+
+        if (type.service != SERVICE_TYPE_MGR) {
+                if (x)
+                        return error_set(ret_error, -EPERM,
+                                         "'%s' is an agent's name; a service cannot be registered under it",
+                                         req->name);
+                return 0;
+        }
+        if (type.vm == VM_TYPE_HOST) {
+                if (registry_find_by_type(a->registry, type, &host) >= 0 && !streq(host->name, req->name))
+                        return error_set(ret_error, -EPERM,
+                                         "'%s' is the host agent already; there is only one", host->name);
+                return 0;
+        }
+        if (isempty(req->parent))
+                return 0;
+        vm = startswith(req->parent, "microvm@");
+        if (!vm || !endswith(vm, ".service") || !unit_name_is_plausible(req->parent))
+                return error_set(ret_error, -EINVAL,
+                                 "the Parent of an agent must be its VM's unit 'microvm@NAME.service', not '%s'",
+                                 req->parent);
+        if (a->config.tls && x && (strlen(vm) != strlen(x) + strlen(".service") || !startswith(vm, x)))
+                return error_set(ret_error, -EPERM,
+                                 "the agent of '%s' can only be placed in 'microvm@%s.service', not '%s'", x, x,
+                                 req->parent);
+        return 0;
+}
+
 static int entry_from_request(AdminService *a, const Admin__RegistryRequest *req, UnitType type,
                               RegistryEntry **ret) {
         _cleanup_(registry_entry_freep) RegistryEntry *e = NULL, *parent = NULL;
@@ -814,6 +855,12 @@ static void handle_register_service(RpcCall *call, const ProtobufCMessage *reque
         if (r < 0)
                 return (void) rpc_call_fail(call, RPC_PERMISSION_DENIED, "registration of '%s' refused: %s",
                                             req->name, strna(error));
+
+        error = mfree(error);
+        r = check_structure(a, req, type, &error);
+        if (r < 0)
+                return (void) rpc_call_fail(call, r == -EPERM ? RPC_PERMISSION_DENIED : RPC_INVALID_ARGUMENT,
+                                            "registration of '%s' refused: %s", req->name, strna(error));
 
         r = entry_from_request(a, req, type, &e);
         if (r < 0)

@@ -701,6 +701,25 @@ class Identity(AdminTestCase):
             # Not an agent's name at all.
             self.assert_rpc_error(denied, a.RegisterService,
                                   registration('sshd.service', '', 12, CHROMIUM), 'givc-<name>.service')
+            # A service of its own that would replace the host agent's entry.
+            self.assert_rpc_error(denied, a.RegisterService,
+                                  registration(agent_unit(HOST), agent_unit(CHROMIUM), 13, CHROMIUM),
+                                  "is an agent's name")
+            # Its own agent, but as a second host agent (it would receive the power requests).
+            self.assert_rpc_error(denied, a.RegisterService,
+                                  registration(agent_unit(CHROMIUM), '', 0, CHROMIUM, self.bed.addr(CHROMIUM),
+                                               port),
+                                  "'givc-ghaf-host.service' is the host agent already")
+            # Its own agent, placed in something that is not its VM: with --restart-vms the admin
+            # would start that unit on the host.
+            self.assert_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, a.RegisterService,
+                                  registration(agent_unit(CHROMIUM), 'poweroff.target', 12, CHROMIUM,
+                                               self.bed.addr(CHROMIUM), port),
+                                  "must be its VM's unit 'microvm@NAME.service'")
+            self.assert_rpc_error(denied, a.RegisterService,
+                                  registration(agent_unit(CHROMIUM), vm_unit(GUI), 12, CHROMIUM,
+                                               self.bed.addr(CHROMIUM), port),
+                                  "can only be placed in 'microvm@chromium-vm.service'")
             self.assertEqual({n: item_fields(e) for n, e in self.query().items()}, before)
 
             # What the certificate allows: its own agent and its services.
