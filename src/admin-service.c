@@ -466,7 +466,8 @@ static int host_agent(AdminService *a, RegistryEntry **ret, RpcStatus *status) {
 typedef struct Job {
         AdminService *admin;
         RegistryEntry *entry;
-        enum { JOB_POLL, JOB_PUSH_LOCALE } kind;
+        RegistryEntry **group;   /* JOB_POLL_AGENT: the agent's entries, the agent itself first */
+        enum { JOB_POLL, JOB_POLL_AGENT, JOB_PUSH_LOCALE } kind;
 } Job;
 
 static bool poll_begin(AdminService *a, const char *name) {
@@ -520,7 +521,8 @@ static void maybe_restart_vm(AdminService *a, const RegistryEntry *agent) {
         }
 }
 
-static void poll_entry(AdminService *a, const RegistryEntry *e) {
+/* Asks @e's agent for its status and records it. Return: false when the agent could not be asked. */
+static bool poll_entry(AdminService *a, const RegistryEntry *e) {
         _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
         _cleanup_pb_ Systemd__UnitStatusResponse *resp = NULL;
         const Systemd__UnitStatus *s;
@@ -528,13 +530,15 @@ static void poll_entry(AdminService *a, const RegistryEntry *e) {
         int r;
 
         ticket = registry_status_ticket(a->registry);
-        r = get_unit_status(a, e, e->name, a->config.poll_timeout_ms, RPC_CALL_WAIT_FOR_READY, &resp,
-                            &status);
+        /* Waiting for the connection helps an agent that just came; one known to be gone would hold a
+         * worker for the whole deadline, every round. */
+        r = get_unit_status(a, e, e->name, a->config.poll_timeout_ms,
+                            e->unreachable ? 0 : RPC_CALL_WAIT_FOR_READY, &resp, &status);
         if (r < 0) {
                 /* An application its agent no longer knows has ended. */
                 if (e->type.service == SERVICE_TYPE_APP && status.code == RPC_NOT_FOUND) {
                         (void) registry_deregister(a->registry, e->name);
-                        return;
+                        return true;
                 }
                 /* The agent answered, but gives no status for this unit (not one it controls):
                  * nothing is running that we know of, and the agent is fine. */
@@ -544,7 +548,7 @@ static void poll_entry(AdminService *a, const RegistryEntry *e) {
                                                    e->path, "", false) > 0)
                                 admin_log(a, LOG_WARNING, "The agent of '%s' gives no status for it: %s", e->name,
                                           strna(status.message));
-                        return;
+                        return true;
                 }
                 if (registry_update_status(a->registry, e->name, ticket, NULL, NULL, NULL, NULL, NULL,
                                            NULL, true) > 0)
@@ -552,7 +556,7 @@ static void poll_entry(AdminService *a, const RegistryEntry *e) {
                                   strna(status.message));
                 if (e->type.service == SERVICE_TYPE_MGR)
                         maybe_restart_vm(a, e);
-                return;
+                return false;
         }
 
         s = resp->unitstatus;
@@ -561,12 +565,13 @@ static void poll_entry(AdminService *a, const RegistryEntry *e) {
             (streq(s->loadstate, "not-found") || streq(s->activestate, "inactive") ||
              streq(s->activestate, "failed"))) {
                 (void) registry_deregister(a->registry, e->name);
-                return;
+                return true;
         }
         r = registry_update_status(a->registry, e->name, ticket, s->description, s->loadstate,
                                    s->activestate, s->substate, s->path, s->freezerstate, false);
         if (r > 0 && e->unreachable)
                 admin_log(a, LOG_NOTICE, "The agent for '%s' answers again.", e->name);
+        return true;
 }
 
 static void push_locale(AdminService *a, const RegistryEntry *agent) {
@@ -609,24 +614,51 @@ static void push_locale(AdminService *a, const RegistryEntry *agent) {
         }
 }
 
+/* One agent's share of a monitor round: its entries one after the other, and once the agent cannot
+ * be asked, the rest marked as unreachable without asking (each would wait for the deadline). */
+static void poll_group(AdminService *a, RegistryEntry *const *group) {
+        bool reachable = true;
+
+        for (RegistryEntry *const *e = group; *e; e++) {
+                if (reachable) {
+                        reachable = poll_entry(a, *e);
+                        continue;
+                }
+                (void) registry_update_status(a->registry, (*e)->name, 0, NULL, NULL, NULL, NULL, NULL, NULL,
+                                              true);
+        }
+}
+
 static void run_job(void *userdata) {
         Job *j = userdata;
 
-        if (j->kind == JOB_POLL) {
-                poll_entry(j->admin, j->entry);
+        switch (j->kind) {
+        case JOB_POLL:
+                (void) poll_entry(j->admin, j->entry);
                 poll_end(j->admin, j->entry->name);
-        } else
+                break;
+        case JOB_POLL_AGENT:
+                poll_group(j->admin, j->group);
+                poll_end(j->admin, j->entry->name);
+                break;
+        default:
                 push_locale(j->admin, j->entry);
+        }
         registry_entry_free(j->entry);
+        registry_entries_free(j->group);
         free(j);
 }
 
-/* Queues @kind for a copy of @e; false when it could not be queued. */
-static bool queue_job(AdminService *a, const RegistryEntry *e, int kind) {
+/* Queues @kind for a copy of @e (JOB_POLL_AGENT: taking @group, named by @e); false when it could
+ * not be queued. */
+static bool queue_job_group(AdminService *a, const RegistryEntry *e, int kind, RegistryEntry **group) {
+        bool polls = kind != JOB_PUSH_LOCALE;
         Job *j;
 
-        if (kind == JOB_POLL && !poll_begin(a, e->name))
+        if (polls && !poll_begin(a, e->name)) {
+                registry_entries_free(group);
                 return true; /* the last poll is still running: a hung agent costs one slot */
+        }
         j = calloc(1, sizeof(*j));
         if (!j || registry_entry_copy(e, &j->entry) < 0) {
                 free(j);
@@ -634,6 +666,7 @@ static bool queue_job(AdminService *a, const RegistryEntry *e, int kind) {
         }
         j->admin = a;
         j->kind = kind;
+        j->group = group;
         if (workpool_submit(a->background, run_job, j) < 0) {
                 registry_entry_free(j->entry);
                 free(j);
@@ -641,21 +674,77 @@ static bool queue_job(AdminService *a, const RegistryEntry *e, int kind) {
         }
         return true;
 fail:
-        if (kind == JOB_POLL)
+        registry_entries_free(group);
+        if (polls)
                 poll_end(a, e->name);
         return false;
 }
 
+static bool queue_job(AdminService *a, const RegistryEntry *e, int kind) {
+        return queue_job_group(a, e, kind, NULL);
+}
+
+/* Moves the entries of the agent called @agent out of @entries into a new NULL-terminated list, the
+ * agent first. */
+static RegistryEntry **take_group(RegistryEntry **entries, size_t n, const char *agent) {
+        RegistryEntry **group;
+        size_t k = 1;
+
+        group = calloc(n + 2, sizeof(*group));
+        if (!group)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                RegistryEntry *e = entries[i];
+
+                if (!e || !streq_ptr(registry_entry_agent_name(e), agent))
+                        continue;
+                if (streq(e->name, agent)) {
+                        group[0] = e;
+                } else
+                        group[k++] = e;
+                entries[i] = NULL;
+        }
+        if (!group[0]) /* the agent itself is not polled: its entries only */
+                memmove(group, group + 1, k * sizeof(*group));
+        return group;
+}
+
 static bool monitor_tick(void *userdata) {
-        _cleanup_(registry_entries_freep) RegistryEntry **entries = NULL;
+        RegistryEntry **entries = NULL;
         AdminService *a = userdata;
+        size_t n = 0;
 
         if (registry_watch_list(a->registry, &entries) < 0)
                 return true;
-        /* In parallel, each with its deadline: a hung agent delays nothing else. */
-        for (RegistryEntry **e = entries; *e; e++)
-                if (!queue_job(a, *e, JOB_POLL))
-                        admin_log(a, LOG_WARNING, "Cannot poll '%s': too much work queued.", (*e)->name);
+        while (entries[n])
+                n++;
+        /* Agents in parallel, each poll with its deadline: a hung agent delays nothing else. An
+         * agent's own entries one after the other, after it: an agent that cannot be asked costs one
+         * worker for one deadline, not one for each of its entries. */
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *agent = NULL;
+                RegistryEntry **group;
+
+                if (!entries[i])
+                        continue;
+                agent = strdup(strempty(registry_entry_agent_name(entries[i]) ?: entries[i]->name));
+                if (!agent)
+                        break;
+                group = take_group(entries + i, n - i, agent);
+                if (!group)
+                        break;
+                if (!group[0]) { /* no agent name: the entry on its own */
+                        group[0] = entries[i];
+                        entries[i] = NULL;
+                }
+                if (!queue_job_group(a, group[0], JOB_POLL_AGENT, group))
+                        admin_log(a, LOG_WARNING, "Cannot poll the entries of '%s': too much work queued.",
+                                  agent);
+        }
+        /* What no group took (out of memory), around the holes the groups left. */
+        for (size_t i = 0; i < n; i++)
+                registry_entry_free(entries[i]);
+        free(entries);
         return true;
 }
 

@@ -674,6 +674,45 @@ class AgentFailure(AdminTestCase):
         self.assertEqual(self.start_instance(), name)
 
 
+class HungAgent(AdminTestCase):
+    """An agent that accepts connections but never answers (SIGSTOP) holds up nobody else."""
+
+    VMS = (CHROMIUM, GUI)
+    ENTRIES = 200
+
+    def test_hung_agent_with_many_entries(self):
+        bed = self.bed
+        hung = agent_unit(GUI)
+        names = [f'hung-{i:03}.service' for i in range(self.ENTRIES)]
+        with bed.channel(ADMIN, client=GUI) as ch:
+            reg = S.admin_pb2_grpc.AdminServiceStub(ch)
+            for name in names:
+                self.assertFalse(reg.RegisterService(registration(name, hung, 9, GUI), timeout=30).HasField('Error'))
+        self.wait_registry(lambda q: all(n in q for n in names), 'the services of the agent to hang')
+        app = self.start_instance()
+        time.sleep(1)   # the polls of the registrations are done
+
+        pid = int(self.manager(GUI).show(hung, 'MainPID')['MainPID'])
+        self.assertGreater(pid, 0)
+        os.kill(pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, pid, signal.SIGCONT)
+
+        # (Its services are PoweredOff all along: they are not units the agent controls.)
+        self.wait_registry(lambda q: q[hung].VmStatus == 'PoweredOff', f'{hung} PoweredOff', timeout=10)
+        # A change behind the admin's back in another VM shows within a few rounds. Polled one by
+        # one, the hung agent's entries would hold the workers for a deadline (1 s here) each:
+        # 25 s a round with 8 workers, and the change would wait behind them.
+        self.manager().systemctl('freeze', app)
+        self.wait_registry(lambda q: q[app].VmStatus == 'Paused', f'{app} Paused', timeout=8)
+        self.manager().systemctl('thaw', app)
+        self.wait_registry(lambda q: q[app].VmStatus == 'Running', f'{app} Running again', timeout=8)
+
+        # The admin stops within its grace period: no pile of polls to work through.
+        start = time.monotonic()
+        self.assertEqual(bed.stop_admin(), 0, bed.admin_log())
+        self.assertLess(time.monotonic() - start, 10)
+
+
 class Identity(AdminTestCase):
 
     VMS = (CHROMIUM,)
