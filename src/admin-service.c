@@ -59,7 +59,7 @@
 #define BACKGROUND_QUEUE 4096U
 /* An application name taken on the agent side (a failed unit upstream's
  * agent keeps) makes the admin try the next instance number. */
-#define NAME_ATTEMPTS 5
+#define NAME_ATTEMPTS 16
 
 #define COMMAND_SUCCESSFUL "Command successful."
 
@@ -1050,8 +1050,10 @@ static int boot_vm(AdminService *a, const char *vm, const char *vm_unit, const c
                 r = unit_request(a, host, "/systemd.UnitControlService/StartUnit", vm_unit, MAX(left_ms, 1),
                                  status);
                 if (r < 0) {
-                        RpcStatusCode code = status->code == RPC_DEADLINE_EXCEEDED ? RPC_DEADLINE_EXCEEDED
-                                                                                   : RPC_FAILED_PRECONDITION;
+                        /* The host agent not answering is not the VM's fault. */
+                        RpcStatusCode code = IN_SET(status->code, RPC_DEADLINE_EXCEEDED, RPC_UNAVAILABLE)
+                                                     ? status->code
+                                                     : RPC_FAILED_PRECONDITION;
                         _cleanup_free_ char *why = TAKE_PTR(status->message);
 
                         rpc_status_set(status, code, "the VM '%s' cannot start: %s", vm, strna(why));
@@ -1061,9 +1063,14 @@ static int boot_vm(AdminService *a, const char *vm, const char *vm_unit, const c
 
         /* Event-driven: woken by the agent's registration (upstream slept 10 s). */
         if (!wait_for_agent(a, agent, deadline_usec)) {
-                rpc_status_set(status, RPC_DEADLINE_EXCEEDED,
-                               "the VM '%s' is running, but its agent '%s' did not register within "
-                               "%" PRIi64 " s", vm, agent, a->config.vm_start_timeout_ms / 1000);
+                if (registry_contains(a->registry, agent))
+                        rpc_status_set(status, RPC_UNAVAILABLE,
+                                       "the VM '%s' is running, but its agent '%s' did not answer within "
+                                       "%" PRIi64 " s", vm, agent, a->config.vm_start_timeout_ms / 1000);
+                else
+                        rpc_status_set(status, RPC_DEADLINE_EXCEEDED,
+                                       "the VM '%s' is running, but its agent '%s' did not register within "
+                                       "%" PRIi64 " s", vm, agent, a->config.vm_start_timeout_ms / 1000);
                 return -ETIME;
         }
 
@@ -1153,9 +1160,15 @@ static int ensure_vm(AdminService *a, const char *vm, const char *vm_unit, const
 }
 
 /* Starts a new instance of the application on @agent under a reserved name; it stays reserved. */
+/* Did the agent refuse the instance name as taken? Ours says ALREADY_EXISTS; upstream's passes on
+ * systemd's UnitExists error as UNKNOWN, with systemd's "Unit … already exists." in its text. */
+static bool name_taken(const RpcStatus *status) {
+        return status->code == RPC_ALREADY_EXISTS ||
+               (status->code == RPC_UNKNOWN && status->message && strstr(status->message, "already exists"));
+}
+
 static int start_instance(AdminService *a, const RegistryEntry *agent, const Admin__ApplicationRequest *req,
                           RpcCallFlags flags, char **ret_unit, RpcStatus *status) {
-        _cleanup_strv_free_ char **taken = NULL;
         _cleanup_free_ char *unit = NULL;
         int r;
 
@@ -1174,14 +1187,12 @@ static int start_instance(AdminService *a, const RegistryEntry *agent, const Adm
                 r = call_agent_of(a, agent, "/systemd.UnitControlService/StartApplication", &start.base,
                                   &systemd__unit_response__descriptor, a->config.call_timeout_ms, flags,
                                   &reply, status);
-                if (r >= 0 || status->code != RPC_ALREADY_EXISTS || attempt + 1 >= NAME_ATTEMPTS)
+                if (r >= 0 || !name_taken(status) || attempt + 1 >= NAME_ATTEMPTS)
                         break;
-                /* The agent still has a unit of that name: keep it reserved, try the next. */
-                if (strv_extend(&taken, unit) < 0)
-                        break;
+                /* The agent still has a unit of that name (upstream's keeps failed ones; ours a
+                 * running one the registry lost): it stays reserved, so that the next start does
+                 * not try it again. */
         }
-        for (char **t = taken; t && *t; t++)
-                registry_unreserve(a->registry, *t);
         if (r < 0) {
                 if (unit)
                         registry_unreserve(a->registry, unit);
@@ -1244,22 +1255,38 @@ static void handle_start_application(RpcCall *call, const ProtobufCMessage *requ
         if (r < 0)
                 return fail_agent_call(call, &status, "cannot start application");
 
-        /* Registered as it is now. An application that already finished
-         * (it ran, and was quick) is not registered at all. */
+        /* Registered as it is now. An application that already finished (it ran, and was quick) is
+         * not registered at all; one that failed at once is an error. When its agent cannot be asked
+         * right now, it is registered all the same (it started), and the monitor learns the rest. */
         r = get_unit_status(a, agent, unit, a->config.call_timeout_ms, flags, &st, &status);
-        if (r >= 0 && streq(st->unitstatus->activestate, "active")) {
+        if (r >= 0 && streq(st->unitstatus->activestate, "failed")) {
+                /* Still there, so its agent keeps failed units (upstream's does): the name stays
+                 * reserved. */
+                return (void) rpc_call_fail(call, RPC_UNKNOWN,
+                                            "cannot start application: '%s' started, but failed at once (%s)",
+                                            unit, strempty(st->unitstatus->substate));
+        }
+        if (r < 0 && status.code == RPC_NOT_FOUND)
+                r = 1; /* gone already: it finished (our agent's units are collected once they end) */
+        if (r == 0 && !streq(st->unitstatus->activestate, "active"))
+                r = 1; /* inactive: it finished */
+        if (r <= 0) {
+                Systemd__UnitStatus unknown = SYSTEMD__UNIT_STATUS__INIT;
+                const Systemd__UnitStatus *u = r == 0 ? st->unitstatus : &unknown;
+                bool known = r == 0;
+
                 r = -ENOMEM;
                 entry = calloc(1, sizeof(*entry));
                 if (entry) {
                         *entry = (RegistryEntry) {
                                 .name = strdup(unit),
                                 .type = { agent->type.vm, SERVICE_TYPE_APP },
-                                .description = strdup(st->unitstatus->description),
-                                .load_state = strdup(st->unitstatus->loadstate),
-                                .active_state = strdup(st->unitstatus->activestate),
-                                .sub_state = strdup(st->unitstatus->substate),
-                                .path = strdup(st->unitstatus->path),
-                                .freezer_state = strdup(st->unitstatus->freezerstate),
+                                .description = strdup(strempty(u->description)),
+                                .load_state = strdup(strempty(u->loadstate)),
+                                .active_state = strdup(strempty(u->activestate)),
+                                .sub_state = strdup(strempty(u->substate)),
+                                .path = strdup(strempty(u->path)),
+                                .freezer_state = strdup(strempty(u->freezerstate)),
                                 .placement = PLACEMENT_MANAGED,
                                 .vm = strdup(vm_unit),
                                 .by = strdup(agent_unit),
@@ -1274,6 +1301,8 @@ static void handle_start_application(RpcCall *call, const ProtobufCMessage *requ
                                                     strerror(-r));
                 }
                 admin_log(a, LOG_INFO, "Started '%s' in %s.", unit, vm_unit);
+                if (!known && registry_get(a->registry, unit, &entry) >= 0)
+                        (void) queue_job(a, entry, JOB_POLL);
                 wait_saved(a);
         } else
                 registry_unreserve(a->registry, unit);

@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from concurrent import futures
 
 import grpc
 
@@ -231,6 +232,13 @@ class AdminTestCase(givctest.TestCase):
             self.wait_registry(lambda q: all(a in q and q[a].VmStatus == 'Running' and q[a].Description
                                              for a in agents),
                                f'the agents {agents} registered, running and polled', stub=stub)
+
+    def restart_admin(self, *args):
+        """The admin again with more options; waits for the host agent to register again."""
+        self.assertEqual(self.bed.stop_admin(), 0, self.bed.admin_log())
+        self.bed.start_admin(extra_args=args)
+        self.connect()
+        self.wait_registry(lambda q: agent_unit(HOST) in q, 'the host agent to register again')
 
     def admin_log_tail(self, n=40):
         return '\n'.join(self.bed.admin_logs().splitlines()[-n:])
@@ -525,6 +533,45 @@ class Boot(AdminTestCase):
         self.assertEqual([self.unit_state(u)['ActiveState'] for u in names], ['active'] * n)
 
 
+    def test_vm_that_cannot_start(self):
+        m = self.bed.host_manager
+        dropin = os.path.join(m.unit_dir, f'{vm_unit(GUI)}.d')
+        os.makedirs(dropin, exist_ok=True)
+        path = os.path.join(dropin, 'fail.conf')
+        with open(path, 'w') as f:
+            f.write('[Service]\nExecStartPre=/bin/false\n')
+
+        def undo():
+            os.unlink(path)
+            m.daemon_reload()
+            m.systemctl('reset-failed', vm_unit(GUI), check=False)
+        self.addCleanup(undo)
+        m.daemon_reload()
+        self.assert_rpc_error(grpc.StatusCode.FAILED_PRECONDITION, self.admin.StartApplication,
+                              A.ApplicationRequest(AppName='foot', VmName=GUI), "the VM 'gui-vm' cannot start")
+        self.assertFalse(self.bed.vm_running(GUI))
+
+    def test_agent_that_does_not_register(self):
+        self.restart_admin('--vm-start-timeout', '2s')
+        # The VM boots, but its agent looks for the admin in the wrong place.
+        env = os.path.join(self.bed.config_dir, f'{CHROMIUM}.env')
+        with open(env) as f:
+            original = f.read()
+
+        def write(text):
+            with open(env, 'w') as f:
+                f.write(text)
+        self.addCleanup(write, original)
+        broken = original.replace(f'"port": "{self.bed.admin_port}"', '"port": "1"')
+        self.assertNotEqual(broken, original)
+        write(broken)
+        self.assert_rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, self.admin.StartApplication,
+                              A.ApplicationRequest(AppName='foot', VmName=CHROMIUM),
+                              "its agent 'givc-chromium-vm.service' did not register within 2 s")
+        self.assertTrue(self.bed.vm_running(CHROMIUM))
+        self.assertEqual(self.instances(self.query()), [])
+
+
 class LocaleAndTimezone(AdminTestCase):
 
     VMS = (CHROMIUM, GUI)
@@ -658,6 +705,28 @@ class AgentFailure(AdminTestCase):
                                f'{agent} and {name} to be Running again')
         self.assertEqual(len(q), 5, summary(q))
 
+    def test_agent_that_does_not_answer(self):
+        self.restart_admin('--vm-start-timeout', '2s')
+        self.wait_registry(lambda q: q.get(agent_unit(CHROMIUM)), 'the VM agent to register again')
+        # The VM runs, its agent is gone for good (stopped, so systemd does not restart it).
+        self.manager().systemctl('stop', agent_unit(CHROMIUM))
+        self.assert_rpc_error(grpc.StatusCode.UNAVAILABLE, self.admin.StartApplication,
+                              A.ApplicationRequest(AppName='foot', VmName=CHROMIUM),
+                              "its agent 'givc-chromium-vm.service' did not answer within 2 s")
+        self.assertEqual(self.bed.vm_unit_state(CHROMIUM), 'active')
+
+    def test_vm_restarted_only_when_configured(self):
+        self.restart_admin('--restart-vms')
+        self.wait_registry(lambda q: q.get(agent_unit(CHROMIUM)), 'the VM agent to register again')
+        seen = len(self.bed.events())
+        self.bed.crash_vm(CHROMIUM)
+        # The admin finds the agent gone and the VM down, and starts microvm@chromium-vm again.
+        systemd_harness.wait_until(
+            lambda: 'booted' in [e['event'] for e in self.bed.events()[seen:] if e.get('vm') == CHROMIUM],
+            30, 'the VM booted again')
+        self.wait_registry(lambda q: q[agent_unit(CHROMIUM)].VmStatus == 'Running', 'its agent back')
+        self.assertIn('starting it again', self.bed.admin_log())
+
     def test_vm_crash_and_boot(self):
         name = self.start_instance()
         agent = agent_unit(CHROMIUM)
@@ -665,6 +734,10 @@ class AgentFailure(AdminTestCase):
         self.wait_registry(lambda q: self.status_of(agent, name)(q) == ['PoweredOff', 'PoweredOff'],
                            f'{agent} and {name} to be PoweredOff')
         self.bed.host_manager.wait_for(vm_unit(CHROMIUM), 'ActiveState', 'failed', timeout=30)
+        # Without --restart-vms the admin leaves it down.
+        time.sleep(2)
+        self.assertEqual(self.bed.vm_unit_state(CHROMIUM), 'failed')
+        self.assertNotIn('starting it again', self.bed.admin_log())
         self.bed.host_manager.systemctl('reset-failed', vm_unit(CHROMIUM))
         self.bed.boot(CHROMIUM)
         # The new agent registers; the application did not survive the crash.
@@ -711,6 +784,74 @@ class HungAgent(AdminTestCase):
         start = time.monotonic()
         self.assertEqual(bed.stop_admin(), 0, bed.admin_log())
         self.assertLess(time.monotonic() - start, 10)
+
+
+class UpstreamStyleAgent(AdminTestCase):
+    """An agent that behaves as upstream's Go agent does: it keeps failed application units, and a
+    name that is taken fails with UNKNOWN and systemd's "already exists" (ours collects ended units
+    and says ALREADY_EXISTS). A python3-grpcio stand-in, registered with its own certificate."""
+
+    NAME = 'legacy-vm'
+    ADDR = '127.0.0.7'
+
+    class Agent(S.systemd_pb2_grpc.UnitControlServiceServicer):
+        def __init__(self):
+            self.units = {'givc-legacy-vm.service': 'active', 'foot@0.service': 'failed'}
+            self.started = []
+
+        def StartApplication(self, request, context):
+            self.started.append(request.UnitName)
+            if request.UnitName in self.units:
+                context.abort(grpc.StatusCode.UNKNOWN, 'error starting application: '
+                              f'org.freedesktop.systemd1.UnitExists (Unit {request.UnitName} already exists.)')
+            self.units[request.UnitName] = 'failed' if request.UnitName.startswith('crash@') else 'active'
+            return S.systemd_pb2.UnitResponse(CmdStatus=OK)
+
+        def GetUnitStatus(self, request, context):
+            state = self.units.get(request.UnitName)
+            if state is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, 'cannot get unit status')
+            return S.systemd_pb2.UnitStatusResponse(CmdStatus=OK, UnitStatus=S.systemd_pb2.UnitStatus(
+                Name=request.UnitName, Description=request.UnitName, LoadState='loaded', ActiveState=state,
+                SubState='running' if state == 'active' else 'failed', Path='/x', FreezerState='running'))
+
+    def setUp(self):
+        super().setUp()
+        paths = self.bed._issue(self.NAME, self.ADDR)
+        self.agent = self.Agent()
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        S.systemd_pb2_grpc.add_UnitControlServiceServicer_to_server(self.agent, server)
+        creds = grpc.ssl_server_credentials([(givctest.read(paths['key']), givctest.read(paths['cert']))],
+                                            root_certificates=givctest.read(paths['ca']),
+                                            require_client_auth=True)
+        port = server.add_secure_port(f'{self.ADDR}:0', creds)
+        server.start()
+        self.addCleanup(server.stop, 0)
+        with self.bed.channel(ADMIN, client=self.NAME) as ch:
+            r = S.admin_pb2_grpc.AdminServiceStub(ch).RegisterService(
+                registration(agent_unit(self.NAME), vm_unit(self.NAME), 12, self.NAME, self.ADDR, port),
+                timeout=30)
+            self.assertFalse(r.HasField('Error'))
+        self.wait_registry(lambda q: q.get(agent_unit(self.NAME)) and q[agent_unit(self.NAME)].Description,
+                           'the stand-in agent registered and polled')
+
+    def test_taken_names_are_skipped(self):
+        # foot@0 is a failed unit the agent kept: the admin goes on to foot@1.
+        self.assertEqual(self.start_instance('foot', self.NAME), 'foot@1.service')
+        self.assertEqual(self.agent.started, ['foot@0.service', 'foot@1.service'])
+        # And remembers: the next start does not try foot@0 again.
+        self.assertEqual(self.start_instance('foot', self.NAME), 'foot@2.service')
+        self.assertEqual(self.agent.started[2:], ['foot@2.service'])
+
+    def test_application_that_fails_at_once(self):
+        e = self.assert_rpc_error(grpc.StatusCode.UNKNOWN, self.admin.StartApplication,
+                                  A.ApplicationRequest(AppName='crash', VmName=self.NAME),
+                                  "'crash@0.service' started, but failed at once")
+        self.assertNotIn('crash@0.service', self.query(), e.details())
+        # Its failed unit keeps the name: the next start takes another.
+        self.assert_rpc_error(grpc.StatusCode.UNKNOWN, self.admin.StartApplication,
+                              A.ApplicationRequest(AppName='crash', VmName=self.NAME), "'crash@1.service'")
+        self.assertEqual(self.agent.started, ['crash@0.service', 'crash@1.service'])
 
 
 class Identity(AdminTestCase):
