@@ -29,6 +29,8 @@ static const char admin_help[] =
         "      --listen-tcp IP:PORT   Another TCP listener ([IPV6]:PORT for IPv6)\n"
         "      --listen-unix PATH     A unix socket listener\n"
         "      --listen ADDRESS       Any listener: HOST:PORT, unix:PATH, unix-abstract:NAME\n"
+        "      --vsock CID:PORT       Upstream's vsock listener: refused, as gRPC core 1.51\n"
+        "                             has no vsock transport\n"
         "\n"
         "TLS (clients must present a certificate issued by the CA):\n"
         "      --use-tls              Use mutual TLS                          [$TLS=true]\n"
