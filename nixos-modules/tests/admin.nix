@@ -129,6 +129,7 @@ in
 
   testScript = ''
     import json
+    import time
 
     cli = "${cli}"
 
@@ -145,6 +146,13 @@ in
 
     def status_is(name, status):
         return any(e["name"] == name and e["status"] == status for e in query())
+
+
+    def wait_status(name, status, timeout=30):
+        deadline = time.monotonic() + timeout
+        while not status_is(name, status):
+            assert time.monotonic() < deadline, f"{name} is not {status} after {timeout} s: {query()}"
+            time.sleep(0.5)
 
 
     start_all()
@@ -166,16 +174,18 @@ in
     with subtest("locale and timezone"):
         hostvm.succeed(f"{cli} set-locale en_US.UTF-8")
         hostvm.succeed(f"{cli} set-timezone UTC")
+        # Kept by the admin (for agents that register later) and across its restarts.
+        state = json.loads(adminvm.succeed("cat /var/lib/givc/admin-state.json"))
+        assert "en_US.UTF-8" in json.dumps(state) and "UTC" in json.dumps(state), state
 
     with subtest("start, pause, resume and stop an application"):
         hostvm.succeed(f"{cli} start --vm chromium-vm sleeper")
         appvm.wait_until_succeeds("pgrep -u ghaf -f 'sleep 600'")
         name = instance("sleeper")
         hostvm.succeed(f"{cli} pause {name}")
-        hostvm.wait_until_succeeds(f"{cli} query-list --as-json | grep -q Paused", timeout=30)
-        assert status_is(name, "Paused")
+        wait_status(name, "Paused")
         hostvm.succeed(f"{cli} resume {name}")
-        hostvm.wait_until_succeeds(f"{cli} query-list --as-json | grep -q Running", timeout=30)
+        wait_status(name, "Running")
         hostvm.succeed(f"{cli} stop {name}")
         appvm.wait_until_fails("pgrep -u ghaf -f 'sleep 600'", timeout=30)
 

@@ -197,6 +197,7 @@ class Units(unittest.TestCase):
                 'TYPE': '0', 'SUBTYPE': '1', 'SERVICES': 'reboot.target poweroff.target',
                 'DBUS_SYSTEM_BUS_ADDRESS': host.bus_address})
             write(os.path.join(host.unit_dir, 'givc-agent@.service.d', 'test.conf'), system_dropin)
+            write(os.path.join(host.unit_dir, 'reboot.target'), '[Unit]\nDescription=Stand-in reboot target\n')
             host.daemon_reload()
             self.assertTrue(os.path.exists(admin_env))
 
@@ -238,6 +239,19 @@ class Units(unittest.TestCase):
                 return (status.get('givc-ghaf-host.service') == 'Running' and
                         status.get('givc-chromium-vm.service') == 'Running')
             wait_until(agents_running, 60, 'the admin to see both agents running')
+
+            # Sandboxed as installed, the agents still control units: the host agent starts the
+            # power target (a harmless stand-in here), the app VM's agent an application.
+            with givctest.channel(f'127.0.0.1:{ADMIN_PORT}', self.paths['ghaf-host'], name='admin-vm') as ch:
+                admin_stub = stubs.admin_pb2_grpc.AdminServiceStub(ch)
+                admin_stub.Reboot(stubs.admin_pb2.Empty(), timeout=60)
+                self.assertEqual(host.show('reboot.target', 'ActiveState')['ActiveState'], 'active')
+                r = admin_stub.StartApplication(stubs.admin_pb2.ApplicationRequest(AppName='sleeper',
+                                                                                   VmName='chromium-vm'),
+                                                timeout=60)
+                self.assertEqual(r.CmdStatus, 'Command successful.')
+            self.assertEqual(appvm.show('sleeper@0.service', 'ActiveState')['ActiveState'], 'active')
+            appvm.systemctl('stop', 'sleeper@0.service', timeout=30)
 
             for m, unit in [(host, 'givc-admin.service'), (host, 'givc-agent@ghaf-host.service'),
                             (appvm, 'givc-agent@chromium-vm.service')]:
