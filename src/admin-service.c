@@ -90,6 +90,8 @@ struct AdminService {
         char *locale;
         char *timezone;
         char **polling;          /* entries with a poll in flight */
+        char **pushing;          /* agents with a locale push in flight */
+        char **push_again;       /* ... and a newer value to push after it */
         TimerEvent *monitor;
         bool stopped;
 
@@ -470,31 +472,66 @@ typedef struct Job {
         enum { JOB_POLL, JOB_POLL_AGENT, JOB_PUSH_LOCALE } kind;
 } Job;
 
+/* Adds @name to @list unless it is there. Return: 1 added, 0 there, -ENOMEM. Admin lock held. */
+static int name_add_locked(char ***list, const char *name) {
+        if (strv_contains(*list, name))
+                return 0;
+        return strv_extend(list, name) < 0 ? -ENOMEM : 1;
+}
+
+/* Removes @name from @list. Return: whether it was there. Admin lock held. */
+static bool name_remove_locked(char ***list, const char *name) {
+        size_t n = strv_length(*list);
+
+        for (size_t i = 0; i < n; i++)
+                if (streq((*list)[i], name)) {
+                        free((*list)[i]);
+                        (*list)[i] = (*list)[n - 1];
+                        (*list)[n - 1] = NULL;
+                        return true;
+                }
+        return false;
+}
+
 static bool poll_begin(AdminService *a, const char *name) {
-        bool busy = false;
+        int r;
 
         pthread_mutex_lock(&a->lock);
-        for (char **p = a->polling; p && *p && !busy; p++)
-                busy = streq(*p, name);
-        if (!busy && strv_extend(&a->polling, name) < 0)
-                busy = true;
+        r = name_add_locked(&a->polling, name);
         pthread_mutex_unlock(&a->lock);
-        return !busy;
+        return r > 0;
 }
 
 static void poll_end(AdminService *a, const char *name) {
-        size_t n;
+        pthread_mutex_lock(&a->lock);
+        (void) name_remove_locked(&a->polling, name);
+        pthread_mutex_unlock(&a->lock);
+}
+
+/* One push at a time per agent: two in parallel could reach it in the wrong order and leave the
+ * older value. A push asked for meanwhile runs after it (with the values as they are then).
+ * Return: whether to queue one now. */
+static bool push_begin(AdminService *a, const char *name) {
+        int r;
 
         pthread_mutex_lock(&a->lock);
-        n = strv_length(a->polling);
-        for (size_t i = 0; i < n; i++)
-                if (streq(a->polling[i], name)) {
-                        free(a->polling[i]);
-                        a->polling[i] = a->polling[n - 1];
-                        a->polling[n - 1] = NULL;
-                        break;
-                }
+        r = name_add_locked(&a->pushing, name);
+        if (r == 0 && name_add_locked(&a->push_again, name) < 0)
+                r = 1; /* out of memory: push now rather than lose it */
         pthread_mutex_unlock(&a->lock);
+        return r != 0;
+}
+
+/* Return: whether to push again, as another was asked for meanwhile. */
+static bool push_end(AdminService *a, const char *name) {
+        bool again;
+
+        pthread_mutex_lock(&a->lock);
+        again = name_remove_locked(&a->push_again, name);
+        if (!again)
+                (void) name_remove_locked(&a->pushing, name);
+        pthread_mutex_unlock(&a->lock);
+        return again;
 }
 
 /* A VM whose agent cannot be reached: start it again, if configured to and it is down. */
@@ -642,7 +679,9 @@ static void run_job(void *userdata) {
                 poll_end(j->admin, j->entry->name);
                 break;
         default:
-                push_locale(j->admin, j->entry);
+                do
+                        push_locale(j->admin, j->entry);
+                while (push_end(j->admin, j->entry->name));
         }
         registry_entry_free(j->entry);
         registry_entries_free(j->group);
@@ -659,6 +698,8 @@ static bool queue_job_group(AdminService *a, const RegistryEntry *e, int kind, R
                 registry_entries_free(group);
                 return true; /* the last poll is still running: a hung agent costs one slot */
         }
+        if (!polls && !push_begin(a, e->name))
+                return true; /* the push in flight pushes again when it is done */
         j = calloc(1, sizeof(*j));
         if (!j || registry_entry_copy(e, &j->entry) < 0) {
                 free(j);
@@ -677,6 +718,8 @@ fail:
         registry_entries_free(group);
         if (polls)
                 poll_end(a, e->name);
+        else
+                (void) push_end(a, e->name);
         return false;
 }
 
@@ -1756,6 +1799,8 @@ AdminService *admin_service_free(AdminService *a) {
         free(a->locale);
         free(a->timezone);
         strv_free(a->polling);
+        strv_free(a->pushing);
+        strv_free(a->push_again);
         pthread_mutex_destroy(&a->lock);
         pthread_mutex_destroy(&a->writer_lock);
         pthread_cond_destroy(&a->writer_wake);

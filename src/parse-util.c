@@ -79,6 +79,13 @@ size_t strv_length(char *const *l) {
         return n;
 }
 
+bool strv_contains(char *const *l, const char *s) {
+        for (; l && *l; l++)
+                if (streq(*l, s))
+                        return true;
+        return false;
+}
+
 int strv_extend(char ***l, const char *s) {
         size_t n = strv_length(*l);
         char **nl, *copy;

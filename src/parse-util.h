@@ -30,3 +30,6 @@ int strv_split(const char *s, const char *separators, char ***ret);
 int strv_extend(char ***l, const char *s);
 
 size_t strv_length(char *const *l);
+
+/* Whether @s is one of the strings of @l (NULL: none). */
+bool strv_contains(char *const *l, const char *s);

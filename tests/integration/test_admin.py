@@ -606,6 +606,19 @@ class LocaleAndTimezone(AdminTestCase):
             self.assertEqual(set(self.timezones(vm)), {'UTC'}, vm)
 
 
+    def test_quick_changes_end_with_the_last(self):
+        # Pushes to one agent never overtake each other: after a burst, every agent has the last.
+        zones = ['Europe/Helsinki', 'Asia/Tokyo', 'America/New_York', 'Africa/Cairo', 'UTC'] * 4
+        for zone in zones:
+            self.admin.SetTimezone(A.TimezoneRequest(Timezone=zone), timeout=30)
+        for vm in MANAGERS:
+            self.wait_timezone(vm, zones[-1])
+        time.sleep(1)   # anything still on its way would arrive now
+        for vm in MANAGERS:
+            self.assertEqual(self.timezones(vm)[-1], zones[-1], vm)
+            self.assertEqual(MOCKS[vm].timezone(), zones[-1], vm)
+
+
 class LateAgent(AdminTestCase):
 
     VMS = (CHROMIUM,)

@@ -74,6 +74,10 @@ static void test_split(void **state) {
 
         assert_int_equal(strv_extend(&empty, "x"), 0);
         assert_int_equal(strv_length(empty), 1);
+        assert_true(strv_contains(empty, "x"));
+        assert_false(strv_contains(empty, "y"));
+        assert_true(strv_contains(l, "c"));
+        assert_false(strv_contains(NULL, "x"));
         assert_string_equal(empty[0], "x");
 }
 
