@@ -53,6 +53,8 @@
 #define DEFAULT_CALL_TIMEOUT_MS 30000
 /* A locale push waits this long for an agent (that may be coming back) in a background worker. */
 #define LOCALE_PUSH_TIMEOUT_MS 10000
+/* While a VM boots, how often the host is asked whether it still runs. */
+#define VM_CHECK_MS 1000
 /* How long a reply may wait for the state writer (a stuck disk must not hold it forever). */
 #define SAVE_WAIT_MS 10000
 #define BACKGROUND_WORKERS 8U
@@ -1036,10 +1038,34 @@ static bool agent_present(AdminService *a, const char *agent) {
 }
 
 /* Waits until @agent registers, or the deadline (absolute, monotonic µs). */
-static bool wait_for_agent(AdminService *a, const char *agent, uint64_t deadline_usec) {
+typedef enum AgentWait {
+        AGENT_CAME,
+        AGENT_TIMED_OUT,
+        AGENT_VM_STOPPED,
+} AgentWait;
+
+/* Has @vm_unit stopped on the host (failed, or inactive)? Its state in *ret_state. Not knowing is no. */
+static bool vm_stopped(AdminService *a, const RegistryEntry *host, const char *vm_unit, char **ret_state) {
+        _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
+        _cleanup_pb_ Systemd__UnitStatusResponse *st = NULL;
+
+        if (get_unit_status(a, host, vm_unit, VM_CHECK_MS, 0, &st, &status) < 0 ||
+            !(streq(st->unitstatus->activestate, "failed") || streq(st->unitstatus->activestate, "inactive")))
+                return false;
+        free(*ret_state);
+        *ret_state = strdup(st->unitstatus->activestate);
+        return true;
+}
+
+/* Waits until @agent registers, or the deadline (absolute, monotonic µs). Woken by the registration;
+ * between, every VM_CHECK_MS, it asks @host whether @vm_unit still runs, so that a VM that died while
+ * booting ends the wait at once (its state in *ret_state). */
+static AgentWait wait_for_agent(AdminService *a, const char *agent, const RegistryEntry *host,
+                                const char *vm_unit, uint64_t deadline_usec, char **ret_state) {
         for (;;) {
-                struct timespec until = timespec_from_usec(deadline_usec);
-                uint64_t generation;
+                uint64_t generation, now;
+                struct timespec until;
+                bool woken;
 
                 pthread_mutex_lock(&a->boot_lock);
                 generation = a->agents_generation;
@@ -1047,15 +1073,21 @@ static bool wait_for_agent(AdminService *a, const char *agent, uint64_t deadline
 
                 /* Checked after reading the generation: an arrival in between bumps it. */
                 if (agent_present(a, agent))
-                        return true;
-                if (now_monotonic_usec() >= deadline_usec)
-                        return false;
+                        return AGENT_CAME;
+                now = now_monotonic_usec();
+                if (now >= deadline_usec)
+                        return AGENT_TIMED_OUT;
 
+                until = timespec_from_usec(MIN(deadline_usec, now + VM_CHECK_MS * USEC_PER_MSEC));
                 pthread_mutex_lock(&a->boot_lock);
                 while (a->agents_generation == generation)
                         if (pthread_cond_timedwait(&a->boot_cond, &a->boot_lock, &until) == ETIMEDOUT)
                                 break;
+                woken = a->agents_generation != generation;
                 pthread_mutex_unlock(&a->boot_lock);
+
+                if (!woken && vm_stopped(a, host, vm_unit, ret_state))
+                        return AGENT_VM_STOPPED;
         }
 }
 
@@ -1064,6 +1096,8 @@ static int boot_vm(AdminService *a, const char *vm, const char *vm_unit, const c
                    uint64_t deadline_usec, RpcStatus *status) {
         _cleanup_(registry_entry_freep) RegistryEntry *host = NULL, *vm_entry = NULL;
         _cleanup_pb_ Systemd__UnitStatusResponse *st = NULL;
+        _cleanup_free_ char *vm_state = NULL;
+        AgentWait waited;
         int64_t left_ms;
         int r;
 
@@ -1105,7 +1139,14 @@ static int boot_vm(AdminService *a, const char *vm, const char *vm_unit, const c
         }
 
         /* Event-driven: woken by the agent's registration (upstream slept 10 s). */
-        if (!wait_for_agent(a, agent, deadline_usec)) {
+        waited = wait_for_agent(a, agent, host, vm_unit, deadline_usec, &vm_state);
+        if (waited == AGENT_VM_STOPPED) {
+                rpc_status_set(status, RPC_FAILED_PRECONDITION,
+                               "the VM '%s' stopped before its agent '%s' registered: '%s' is %s on the host",
+                               vm, agent, vm_unit, strna(vm_state));
+                return -ECHILD;
+        }
+        if (waited == AGENT_TIMED_OUT) {
                 if (registry_contains(a->registry, agent))
                         rpc_status_set(status, RPC_UNAVAILABLE,
                                        "the VM '%s' is running, but its agent '%s' did not answer within "

@@ -551,10 +551,9 @@ class Boot(AdminTestCase):
                               A.ApplicationRequest(AppName='foot', VmName=GUI), "the VM 'gui-vm' cannot start")
         self.assertFalse(self.bed.vm_running(GUI))
 
-    def test_agent_that_does_not_register(self):
-        self.restart_admin('--vm-start-timeout', '2s')
-        # The VM boots, but its agent looks for the admin in the wrong place.
-        env = os.path.join(self.bed.config_dir, f'{CHROMIUM}.env')
+    def misdirect_agent(self, vm):
+        """The VM will boot, but its agent will look for the admin in the wrong place."""
+        env = os.path.join(self.bed.config_dir, f'{vm}.env')
         with open(env) as f:
             original = f.read()
 
@@ -565,11 +564,40 @@ class Boot(AdminTestCase):
         broken = original.replace(f'"port": "{self.bed.admin_port}"', '"port": "1"')
         self.assertNotEqual(broken, original)
         write(broken)
+
+    def test_agent_that_does_not_register(self):
+        self.restart_admin('--vm-start-timeout', '2s')
+        self.misdirect_agent(CHROMIUM)
         self.assert_rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, self.admin.StartApplication,
                               A.ApplicationRequest(AppName='foot', VmName=CHROMIUM),
                               "its agent 'givc-chromium-vm.service' did not register within 2 s")
         self.assertTrue(self.bed.vm_running(CHROMIUM))
         self.assertEqual(self.instances(self.query()), [])
+
+
+    def test_vm_that_dies_while_booting(self):
+        self.restart_admin('--vm-start-timeout', '60s')
+        self.misdirect_agent(CHROMIUM)
+        result = {}
+
+        def start():
+            try:
+                self.admin.StartApplication(A.ApplicationRequest(AppName='foot', VmName=CHROMIUM), timeout=90)
+            except grpc.RpcError as e:
+                result['error'] = e
+        t = threading.Thread(target=start)
+        t.start()
+        self.bed.host_manager.wait_for(vm_unit(CHROMIUM), 'ActiveState', 'active', timeout=60)
+        self.bed.crash_vm(CHROMIUM)
+        t.join(80)
+        self.assertFalse(t.is_alive())
+        # Not the 60 s deadline: the admin saw the VM go.
+        e = result.get('error')
+        self.assertIsNotNone(e, 'the start succeeded')
+        self.assertEqual(e.code(), grpc.StatusCode.FAILED_PRECONDITION, e.details())
+        self.assertIn("the VM 'chromium-vm' stopped before its agent 'givc-chromium-vm.service' registered",
+                      e.details())
+        self.bed.host_manager.systemctl('reset-failed', vm_unit(CHROMIUM), check=False)
 
 
 class LocaleAndTimezone(AdminTestCase):
