@@ -182,6 +182,8 @@ int agent_main(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
         log_debug("Controlling the %s manager as '%s'.", unit_bus_kind_to_string(config.bus_kind), unit);
+        /* The workers open their own; this thread makes no more calls. */
+        unit_bus_close_thread();
 
         serve_block_signals();
         r = timers_new(&timers);

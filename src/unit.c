@@ -32,7 +32,7 @@
 
 typedef struct BusConnection {
         sd_bus *bus;
-        sd_bus_slot *job_slot;
+        bool direct;             /* the manager's private socket, not a bus */
         const char *waiting_job; /* the job this thread waits for, if any */
         char *job_result;        /* its result, once JobRemoved arrived */
 } BusConnection;
@@ -63,8 +63,8 @@ const char *unit_bus_kind_to_string(UnitBusKind kind) {
 }
 
 static void connection_close(BusConnection *c) {
-        c->job_slot = sd_bus_slot_unref(c->job_slot);
         c->bus = sd_bus_flush_close_unref(c->bus);
+        c->direct = false;
         c->job_result = mfree(c->job_result);
         c->waiting_job = NULL;
 }
@@ -100,11 +100,13 @@ static bool error_is_disconnect(int r) {
 }
 
 /*
- * Like systemctl, talk to the manager over its private socket when it has
- * one: no broker in between halves the latency of every call. The bus is
- * the fallback, and for the system manager it is used whenever
- * DBUS_SYSTEM_BUS_ADDRESS says where the system bus is (as in tests that
- * stand a user manager in for the system manager).
+ * The manager's private socket, for when there is no bus to reach it through
+ * (a user session without dbus). Not the first choice although it is faster
+ * (no broker in between): systemd sends every unit and job signal to every
+ * private connection, unasked, and one that is not read makes the manager's
+ * memory grow (PID 1's, for the system manager). Through a bus, the broker
+ * delivers only what was matched, and systemd signals only to subscribers
+ * and to whoever enqueued a job.
  */
 static int open_manager_direct(bool system, sd_bus **ret) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -152,22 +154,18 @@ static int connection_open(BusConnection *c, bool manager, char **ret_error) {
         (void) pthread_once(&thread_key_once, thread_key_create);
         (void) pthread_setspecific(thread_key, &manager_connection);
 
-        r = manager ? open_manager_direct(system, &bus) : -ENOENT;
-        if (r < 0)
-                r = system ? sd_bus_open_system(&bus) : sd_bus_open_user(&bus);
+        r = system ? sd_bus_open_system(&bus) : sd_bus_open_user(&bus);
+        if (r < 0 && manager) {
+                int e = open_manager_direct(system, &bus);
+
+                if (e >= 0) {
+                        c->direct = true;
+                        r = 0;
+                }
+        }
         if (r < 0)
                 return error_set(ret_error, -ENOTCONN, "cannot connect to the %s bus: %s",
                                  system ? "system" : "user", strerror(-r));
-
-        if (manager) {
-                /* Before any job is enqueued on this connection: its
-                 * JobRemoved must not be missed. */
-                r = sd_bus_match_signal(bus, &c->job_slot, SYSTEMD_SERVICE, SYSTEMD_PATH, MANAGER_INTERFACE,
-                                        "JobRemoved", on_job_removed, c);
-                if (r < 0)
-                        return error_set(ret_error, -ENOTCONN, "cannot watch for jobs of the %s manager: %s",
-                                         system ? "system" : "user", strerror(-r));
-        }
         c->bus = TAKE_PTR(bus);
         return 0;
 }
@@ -177,6 +175,10 @@ static int manager_bus(sd_bus **ret, char **ret_error) {
 
         if (r < 0)
                 return r;
+        /* On the private socket, what systemd sent since the last call: read and dropped (nothing
+         * is matched between jobs). */
+        while (manager_connection.direct && sd_bus_process(manager_connection.bus, NULL) > 0)
+                ;
         *ret = manager_connection.bus;
         return 0;
 }
@@ -430,9 +432,19 @@ static int call_job(sd_bus_message *m, const char *unit, const char *verb, int64
                     char **ret_error) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *job_slot = NULL;
         const char *job;
         int r;
 
+        /* Matched before the job is enqueued, so that its JobRemoved cannot be missed, and only
+         * while waiting: a standing match would collect every job's signal between calls. */
+        r = sd_bus_match_signal(manager_connection.bus, &job_slot, SYSTEMD_SERVICE, SYSTEMD_PATH,
+                                MANAGER_INTERFACE, "JobRemoved", on_job_removed, &manager_connection);
+        if (r < 0) {
+                connection_close(&manager_connection);
+                return error_set(ret_error, error_is_disconnect(r) ? -ENOTCONN : r,
+                                 "cannot watch for the job to %s '%s': %s", verb, unit, strerror(-r));
+        }
         r = sd_bus_call(manager_connection.bus, m, 0, &error, &reply);
         if (r < 0)
                 return call_failed(&manager_connection, r, &error, ret_error, "cannot %s '%s'", verb, unit);

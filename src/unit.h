@@ -14,11 +14,15 @@
  * blocks only its own thread. Which manager to talk to is process-wide and
  * set once, before the first call, with unit_bus_set_kind().
  *
+ * The manager is reached through the system or user bus (the broker
+ * delivers only matched signals); its private socket only when there is no
+ * bus, as systemd sends every signal to every private connection.
+ *
  * Jobs (start, stop, restart, transient units) are awaited through the
  * manager's JobRemoved signal, matched on the calling thread's connection
- * before the job is enqueued, with a timeout; a result other than "done" is
- * an error that names the result. D-Bus errors are told apart by their
- * names, never by their text.
+ * before the job is enqueued and only until it is done, with a timeout; a
+ * result other than "done" is an error that names the result. D-Bus errors
+ * are told apart by their names, never by their text.
  *
  * Errors: -ENOENT no such unit; -EEXIST the unit exists already; -ENOTCONN
  * the bus cannot be reached; -EHOSTDOWN the service (localed, timedated) is

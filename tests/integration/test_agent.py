@@ -277,6 +277,30 @@ class UnitControl(AgentTestBase):
                              S.systemd_pb2.UnitResourceRequest(UnitName='stopped.service'))
 
 
+    def test_signals_do_not_pile_up(self):
+        # systemd sends every unit and job signal to every client of its private socket; an agent
+        # that left such a connection unread made the manager's memory grow with each change
+        # (an audit: 1,500 start/stop cycles, 10.7 → 81 MB). Through the bus, nothing piles up.
+        def rss(pid):
+            with open(f'/proc/{pid}/status') as f:
+                return int(f.read().split('VmRSS:')[1].split()[0]) * 1024
+        agent = self.start_agent()
+        with self.ch() as ch:
+            u = self.units(ch)
+            req = S.systemd_pb2.UnitRequest(UnitName='demo.service')
+            for _ in range(20):     # every worker thread has its connections
+                self.status(ch, 'demo.service')
+            manager_before, agent_before = rss(self.manager.pid), rss(agent.proc.pid)
+            for _ in range(600):
+                u.StartUnit(req, timeout=30)
+                u.StopUnit(req, timeout=30)
+            for _ in range(20):
+                self.status(ch, 'demo.service')
+        # Each cycle cost the manager about 47 KB per unread connection: 28 MB for one.
+        self.assertLess(rss(self.manager.pid) - manager_before, 8 << 20)
+        self.assertLess(rss(agent.proc.pid) - agent_before, 8 << 20)
+
+
 class Applications(AgentTestBase):
 
     def app_units(self):
