@@ -116,7 +116,7 @@ int serve_main(Address *const *listeners, const TlsCredentials *tls, int64_t gra
         if (h.started && h.started(s, h.userdata) < 0) {
                 if (h.stopping)
                         h.stopping(h.userdata);
-                rpc_server_shutdown(s, 0);
+                (void) rpc_server_shutdown(s, 0);
                 return EXIT_FAILURE;
         }
 
@@ -126,7 +126,9 @@ int serve_main(Address *const *listeners, const TlsCredentials *tls, int64_t gra
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
         if (h.stopping)
                 h.stopping(h.userdata);
-        rpc_server_shutdown(s, grace_ms);
+        if (rpc_server_shutdown(s, grace_ms) == -ETIMEDOUT)
+                log_warning("Some calls were still being handled %d ms after they were cancelled; "
+                            "exiting without them.", RPC_SHUTDOWN_HARD_MS);
         log_info("Stopped.");
         return sig > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

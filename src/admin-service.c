@@ -113,6 +113,7 @@ struct AdminService {
 
         pthread_mutex_t boot_lock; /* VM boots and the agents' arrival */
         pthread_cond_t boot_cond;
+        bool shutting_down;        /* the server is stopping: nobody waits for a VM any more */
         uint64_t agents_generation;
         VmBoot *boots;
 };
@@ -348,7 +349,7 @@ static void handle_watch(RpcCall *call, const ProtobufCMessage *request, void *u
         rpc_call_on_cancel(call, watcher_cancelled, a);
 }
 
-static void watchers_shutdown(RpcServer *s, void *userdata) {
+static void server_shutdown(RpcServer *s, void *userdata) {
         AdminService *a = userdata;
 
         pthread_mutex_lock(&a->watchers_lock);
@@ -356,6 +357,12 @@ static void watchers_shutdown(RpcServer *s, void *userdata) {
         while (a->watchers)
                 watcher_end_locked(a, a->watchers->call, RPC_UNAVAILABLE, "the admin is shutting down");
         pthread_mutex_unlock(&a->watchers_lock);
+
+        /* Requests waiting for a VM's agent give up now rather than hold the shutdown. */
+        pthread_mutex_lock(&a->boot_lock);
+        a->shutting_down = true;
+        pthread_cond_broadcast(&a->boot_cond);
+        pthread_mutex_unlock(&a->boot_lock);
 }
 
 /* The admin's one registry listener. Registry lock held. */
@@ -1042,6 +1049,7 @@ typedef enum AgentWait {
         AGENT_CAME,
         AGENT_TIMED_OUT,
         AGENT_VM_STOPPED,
+        AGENT_SHUTDOWN,
 } AgentWait;
 
 /* Has @vm_unit stopped on the host (failed, or inactive)? Its state in *ret_state. Not knowing is no. */
@@ -1080,10 +1088,14 @@ static AgentWait wait_for_agent(AdminService *a, const char *agent, const Regist
 
                 until = timespec_from_usec(MIN(deadline_usec, now + VM_CHECK_MS * USEC_PER_MSEC));
                 pthread_mutex_lock(&a->boot_lock);
-                while (a->agents_generation == generation)
+                while (a->agents_generation == generation && !a->shutting_down)
                         if (pthread_cond_timedwait(&a->boot_cond, &a->boot_lock, &until) == ETIMEDOUT)
                                 break;
                 woken = a->agents_generation != generation;
+                if (a->shutting_down) {
+                        pthread_mutex_unlock(&a->boot_lock);
+                        return AGENT_SHUTDOWN;
+                }
                 pthread_mutex_unlock(&a->boot_lock);
 
                 if (!woken && vm_stopped(a, host, vm_unit, ret_state))
@@ -1140,6 +1152,11 @@ static int boot_vm(AdminService *a, const char *vm, const char *vm_unit, const c
 
         /* Event-driven: woken by the agent's registration (upstream slept 10 s). */
         waited = wait_for_agent(a, agent, host, vm_unit, deadline_usec, &vm_state);
+        if (waited == AGENT_SHUTDOWN) {
+                rpc_status_set(status, RPC_UNAVAILABLE,
+                               "the admin is shutting down while the VM '%s' boots; ask again", vm);
+                return -ESHUTDOWN;
+        }
         if (waited == AGENT_VM_STOPPED) {
                 rpc_status_set(status, RPC_FAILED_PRECONDITION,
                                "the VM '%s' stopped before its agent '%s' registered: '%s' is %s on the host",
@@ -1224,7 +1241,8 @@ static int ensure_vm(AdminService *a, const char *vm, const char *vm_unit, const
                 return r < 0 ? r : 1;
         }
 
-        /* Someone else boots it: wait for their outcome. */
+        /* Someone else boots it: wait for their outcome (the booting request itself gives up when the
+         * admin shuts down, and tells). */
         pthread_mutex_lock(&a->boot_lock);
         while (!boot->done)
                 if (pthread_cond_timedwait(&a->boot_cond, &a->boot_lock, &until) == ETIMEDOUT)
@@ -1778,7 +1796,7 @@ int admin_service_attach(AdminService *a, RpcServer *s) {
         r = rpc_server_add_methods(s, admin_methods, ELEMENTSOF(admin_methods), a);
         if (r < 0)
                 return r;
-        return rpc_server_add_shutdown_hook(s, watchers_shutdown, a);
+        return rpc_server_add_shutdown_hook(s, server_shutdown, a);
 }
 
 int admin_service_start(AdminService *a) {

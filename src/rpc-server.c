@@ -38,6 +38,7 @@
 
 #include "error-util.h"
 #include "health.h"
+#include "parse-util.h"
 #include "reflection.h"
 #include "rpc-internal.h"
 #include "rpc-server.h"
@@ -99,12 +100,14 @@ struct RpcServer {
         size_t n_hooks;
 
         int *lock_fds;
+        char **lock_paths;       /* removed when the server goes, with the lock held */
         size_t n_lock_fds;
 
         pthread_mutex_t lock;
         pthread_cond_t cond;
         ServerState state;
         bool shutdown_notified;
+        bool abandoned;          /* shutdown gave up on handlers that kept their calls */
         RpcTag tag_shutdown;
         atomic_uint live_calls;
         atomic_uint pending_requests;
@@ -273,6 +276,28 @@ static void call_send_next_locked(RpcCall *c) {
 }
 
 /* Records the final status; the handler reference is dropped if @from_handler. */
+/*
+ * Status messages travel in a header, and messages often quote what the
+ * client sent: a long enough name would make the status itself too big for
+ * the client to accept. Cut at a character boundary, marked with "…".
+ */
+#define STATUS_MESSAGE_MAX 1024
+
+static char *status_message_dup(const char *message) {
+        size_t n = strlen(message);
+        char *m;
+
+        if (n <= STATUS_MESSAGE_MAX)
+                return strdup(message);
+        n = STATUS_MESSAGE_MAX - strlen("…");
+        while (n > 0 && ((unsigned char) message[n] & 0xC0) == 0x80)
+                n--; /* not inside a UTF-8 sequence */
+        m = malloc(n + strlen("…") + 1);
+        if (m)
+                (void) stpcpy(mempcpy(m, message, n), "…");
+        return m;
+}
+
 static int call_finish(RpcCall *c, RpcStatusCode code, const char *message, bool from_handler) {
         int r = 0;
 
@@ -290,7 +315,7 @@ static int call_finish(RpcCall *c, RpcStatusCode code, const char *message, bool
                 r = -ECANCELED;
         else if (!c->status_pending && !c->status_sent) {
                 c->status_code = code;
-                c->status_message = message ? strdup(message) : NULL;
+                c->status_message = message ? status_message_dup(message) : NULL;
                 c->status_pending = true;
                 call_send_next_locked(c);
         }
@@ -843,7 +868,35 @@ static int lock_unix_path(RpcServer *s, const char *path) {
         if (!fds)
                 return -ENOMEM;
         s->lock_fds = fds;
+        if (strv_extend(&s->lock_paths, lock_path) < 0)
+                return -ENOMEM;
         s->lock_fds[s->n_lock_fds++] = TAKE_FD(fd);
+        return 0;
+}
+
+/*
+ * The lock only keeps givc servers apart. Any other program listening on the
+ * path (an older givc, upstream's agent) is found by connecting: gRPC would
+ * otherwise unlink its socket and take the path. A socket nobody listens on
+ * is stale, and gRPC may replace it; anything that is not a socket stays.
+ */
+static int probe_unix_path(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISSOCK(st.st_mode))
+                return -EEXIST;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 || errno == EAGAIN)
+                return -EADDRINUSE; /* accepted, or listening with a full backlog */
         return 0;
 }
 
@@ -871,9 +924,8 @@ static int probe_tcp_bind(const Address *a) {
 
                 if (fd < 0)
                         continue; /* e.g. no IPv6 on this machine */
+                /* Dual-stack for IPv6, as gRPC binds it: [::]:PORT also takes the IPv4 port. */
                 (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-                if (i->ai_family == AF_INET6)
-                        (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
                 if (bind(fd, i->ai_addr, i->ai_addrlen) < 0)
                         r = -errno;
         }
@@ -919,6 +971,15 @@ int rpc_server_add_listener(RpcServer *s, Address *address, const TlsCredentials
                 if (r < 0)
                         return error_set(ret_error, r, "cannot listen on '%s': cannot lock '%s.lock': %s",
                                          target, address->path, strerror(-r));
+                r = probe_unix_path(address->path);
+                if (r == -EADDRINUSE)
+                        return error_set(ret_error, r, "cannot listen on '%s': another program is listening "
+                                         "on it", target);
+                if (r == -EEXIST)
+                        return error_set(ret_error, r, "cannot listen on '%s': '%s' exists and is not a socket",
+                                         target, address->path);
+                if (r < 0)
+                        return error_set(ret_error, r, "cannot listen on '%s': %s", target, strerror(-r));
         } else {
                 r = address->kind == ADDRESS_TCP ? probe_tcp_bind(address) : probe_abstract_bind(address);
                 if (r == -EADDRINUSE && address->kind == ADDRESS_UNIX_ABSTRACT)
@@ -1050,13 +1111,14 @@ static bool server_wait_notified_locked(RpcServer *s, int64_t timeout_ms) {
         return s->shutdown_notified;
 }
 
-void rpc_server_shutdown(RpcServer *s, int64_t grace_ms) {
+int rpc_server_shutdown(RpcServer *s, int64_t grace_ms) {
+        struct timespec until;
         bool done;
 
         pthread_mutex_lock(&s->lock);
         if (s->state != SERVER_RUNNING) {
                 pthread_mutex_unlock(&s->lock);
-                return;
+                return 0;
         }
         s->state = SERVER_SHUTTING_DOWN;
         pthread_mutex_unlock(&s->lock);
@@ -1076,17 +1138,23 @@ void rpc_server_shutdown(RpcServer *s, int64_t grace_ms) {
                  * owners get their on-cancel callbacks, and blocking
                  * handlers see rpc_call_is_cancelled() when they return. */
                 grpc_server_cancel_all_calls(s->server);
-                pthread_mutex_lock(&s->lock);
-                (void) server_wait_notified_locked(s, -1);
-                pthread_mutex_unlock(&s->lock);
         }
 
         /* gRPC may be done with a cancelled call while a handler still
          * holds it (a stream finishing from a timer): no call may start a
-         * batch once the queue is shut down, so wait for the last one. */
+         * batch once the queue is shut down, so wait for the last one. A
+         * handler that ignores the cancellation gets RPC_SHUTDOWN_HARD_MS;
+         * then the server is abandoned as it is, for the process to exit. */
+        until = timespec_after_ms(RPC_SHUTDOWN_HARD_MS);
         pthread_mutex_lock(&s->lock);
-        while (atomic_load(&s->live_calls) > 0)
-                pthread_cond_wait(&s->cond, &s->lock);
+        while (!s->shutdown_notified || atomic_load(&s->live_calls) > 0)
+                if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT)
+                        break;
+        if (!s->shutdown_notified || atomic_load(&s->live_calls) > 0) {
+                s->abandoned = true;
+                pthread_mutex_unlock(&s->lock);
+                return -ETIMEDOUT;
+        }
         pthread_mutex_unlock(&s->lock);
 
         /* Every handler invocation has finished (its call is gone); the
@@ -1102,14 +1170,17 @@ void rpc_server_shutdown(RpcServer *s, int64_t grace_ms) {
         pthread_mutex_lock(&s->lock);
         s->state = SERVER_STOPPED;
         pthread_mutex_unlock(&s->lock);
+        return 0;
 }
 
 RpcServer *rpc_server_free(RpcServer *s) {
         if (!s)
                 return NULL;
-
         if (s->state == SERVER_RUNNING)
-                rpc_server_shutdown(s, 0);
+                (void) rpc_server_shutdown(s, 0);
+        /* Handlers still hold it: freeing would pull it from under them. */
+        if (s->abandoned)
+                return NULL;
 
         if (s->server) {
                 if (s->state == SERVER_NEW) {
@@ -1134,9 +1205,12 @@ RpcServer *rpc_server_free(RpcServer *s) {
         free(s->hooks);
 
         workpool_free(s->pool);
-        for (size_t i = 0; i < s->n_lock_fds; i++)
+        for (size_t i = 0; i < s->n_lock_fds; i++) {
+                (void) unlink(s->lock_paths[i]);
                 (void) close(s->lock_fds[i]);
+        }
         free(s->lock_fds);
+        strv_free(s->lock_paths);
         free(s->methods);
         strv_free(s->services);
         pthread_cond_destroy(&s->cond);

@@ -112,12 +112,19 @@ int rpc_server_add_hooks(RpcServer *s, RpcShutdownHook shutdown, void (*destroy)
 /* Starts serving (adds the health and reflection services first). */
 int rpc_server_start(RpcServer *s);
 
+/* After the grace period and the cancellation, how long handlers get to let go of their calls. */
+#define RPC_SHUTDOWN_HARD_MS 5000
+
 /**
  * rpc_server_shutdown() - stop taking calls, let running calls finish for up
- * to @grace_ms, then cancel what is left and wait for the handlers to let go
- * of their calls. Blocks; must not be called from a handler.
+ * to @grace_ms, then cancel what is left and wait up to RPC_SHUTDOWN_HARD_MS
+ * for the handlers to let go of their calls. Blocks; must not be called from
+ * a handler.
+ *
+ * Return: 0; -ETIMEDOUT when handlers still hold calls: the server is then
+ * abandoned (rpc_server_free() leaves it), and the process should exit.
  */
-void rpc_server_shutdown(RpcServer *s, int64_t grace_ms);
+int rpc_server_shutdown(RpcServer *s, int64_t grace_ms);
 
 /* Shuts down (with no grace) if still running, then frees. Returns NULL. */
 RpcServer *rpc_server_free(RpcServer *s);

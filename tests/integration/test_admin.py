@@ -600,6 +600,29 @@ class Boot(AdminTestCase):
         self.bed.host_manager.systemctl('reset-failed', vm_unit(CHROMIUM), check=False)
 
 
+    def test_shutdown_while_a_vm_boots(self):
+        self.restart_admin('--vm-start-timeout', '60s')
+        self.misdirect_agent(CHROMIUM)
+        result = {}
+
+        def start():
+            try:
+                self.admin.StartApplication(A.ApplicationRequest(AppName='foot', VmName=CHROMIUM), timeout=90)
+            except grpc.RpcError as e:
+                result['error'] = e
+        t = threading.Thread(target=start)
+        t.start()
+        self.bed.host_manager.wait_for(vm_unit(CHROMIUM), 'ActiveState', 'active', timeout=60)
+        # The waiting request does not hold the shutdown for the 60 s: it is told at once.
+        self.assertEqual(self.bed.stop_admin(timeout=20), 0, self.bed.admin_log())
+        t.join(30)
+        self.assertFalse(t.is_alive())
+        e = result.get('error')
+        self.assertIsNotNone(e, 'the start succeeded')
+        self.assertEqual(e.code(), grpc.StatusCode.UNAVAILABLE, e.details())
+        self.assertIn('the admin is shutting down', e.details())
+
+
 class LocaleAndTimezone(AdminTestCase):
 
     VMS = (CHROMIUM, GUI)

@@ -65,6 +65,15 @@ class AdminTransport(givctest.TestCase):
             with self.assertRaises(grpc.RpcError) as e:
                 health_check(ch, 'no.Such')
             self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND)
+            # A status message quoting a huge request is cut, so that it still fits in its header
+            # (uncut, the client got RESOURCE_EXHAUSTED about the metadata size instead).
+            for n in (9000, 1 << 20):
+                with self.assertRaises(grpc.RpcError) as e:
+                    health_check(ch, 'é' * n)
+                self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND, e.exception.details()[:200])
+                self.assertLessEqual(len(e.exception.details().encode()), 1024)
+                self.assertTrue(e.exception.details().endswith('…'))
+            self.assertEqual(health_check(ch).status, S.health_pb2.HealthCheckResponse.SERVING)
 
     def test_health_by_ip_name(self):
         # The certificate carries IP 127.0.0.1: verifying against the IP works too.

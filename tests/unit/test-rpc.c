@@ -9,7 +9,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "certs.h"
@@ -685,13 +688,67 @@ static void test_address_in_use(void **state) {
         {
                 _cleanup_free_ char *lock = NULL, *socket_file = NULL;
 
+                /* Both gone with the server: gRPC removed the socket, we the lock file. */
                 assert_true(asprintf(&lock, "%s/s.sock.lock", dir) > 0);
-                (void) unlink(lock);
-                /* gRPC removed the socket itself at shutdown. */
+                assert_int_equal(access(lock, F_OK), -1);
                 assert_true(asprintf(&socket_file, "%s/s.sock", dir) > 0);
                 assert_int_equal(access(socket_file, F_OK), -1);
-                assert_int_equal(rmdir(dir), 0);
         }
+
+        /* Another program listening on the path (no lock file of ours): not taken from it. */
+        {
+                _cleanup_(rpc_server_freep) RpcServer *other = NULL;
+                _cleanup_(address_freep) Address *a = NULL;
+                _cleanup_free_ char *p = NULL, *target = NULL, *e = NULL, *lock = NULL;
+                struct sockaddr_un sa = { .sun_family = AF_UNIX };
+                _cleanup_close_ int fd = -EBADF;
+
+                assert_true(asprintf(&p, "%s/other.sock", dir) > 0);
+                strcpy(sa.sun_path, p);
+                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                assert_true(fd >= 0);
+                assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+                assert_int_equal(listen(fd, 1), 0);
+                assert_true(asprintf(&target, "unix:%s", p) > 0);
+                assert_int_equal(address_parse(target, &a, NULL), 0);
+                assert_int_equal(rpc_server_new(&other, NULL), 0);
+                assert_int_equal(rpc_server_add_listener(other, a, NULL, &e), -EADDRINUSE);
+                assert_non_null(strstr(e, "another program is listening on it"));
+                other = rpc_server_free(other);
+                e = mfree(e);
+
+                /* Once it is gone the socket is stale, and ours replaces it. */
+                closep(&fd);
+                fd = -EBADF;
+                assert_int_equal(rpc_server_new(&other, NULL), 0);
+                assert_int_equal(rpc_server_add_listener(other, a, NULL, &e), 0);
+                assert_int_equal(rpc_server_start(other), 0);
+                other = rpc_server_free(other);
+                assert_true(asprintf(&lock, "%s.lock", p) > 0);
+                assert_int_equal(access(lock, F_OK), -1);
+                (void) unlink(p);
+        }
+
+        /* Anything but a socket at the path stays. */
+        {
+                _cleanup_(rpc_server_freep) RpcServer *other = NULL;
+                _cleanup_(address_freep) Address *a = NULL;
+                _cleanup_free_ char *p = NULL, *target = NULL, *e = NULL;
+                _cleanup_close_ int fd = -EBADF;
+
+                assert_true(asprintf(&p, "%s/file", dir) > 0);
+                fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+                assert_true(fd >= 0);
+                assert_true(asprintf(&target, "unix:%s", p) > 0);
+                assert_int_equal(address_parse(target, &a, NULL), 0);
+                assert_int_equal(rpc_server_new(&other, NULL), 0);
+                assert_int_equal(rpc_server_add_listener(other, a, NULL, &e), -EEXIST);
+                assert_non_null(strstr(e, "exists and is not a socket"));
+                assert_int_equal(access(p, F_OK), 0);
+                other = rpc_server_free(other);
+                assert_int_equal(unlink(p), 0);
+        }
+        assert_int_equal(rmdir(dir), 0);
 }
 
 static void test_add_methods_validation(void **state) {
