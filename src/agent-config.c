@@ -153,9 +153,10 @@ static int read_environment(Raw *raw, AgentConfig *c, char **ret_error) {
                     (r = json_member(tls, "TLS_CONFIG", "certPath", &raw->host_cert, ret_error)) < 0 ||
                     (r = json_member(tls, "TLS_CONFIG", "keyPath", &raw->host_key, ret_error)) < 0)
                         return r;
-        } else if ((e = getenv("TLS"))) {
-                /* Upstream's older agent: anything but "false" turns TLS on. */
-                c->use_tls = !streq(e, "false");
+        } else if ((e = getenv("TLS")) || (!getenv("AGENT") && getenv("NAME"))) {
+                /* Upstream's older agent (NAME, ADDR, … instead of AGENT): anything but "false",
+                 * absent included, turns TLS on. */
+                c->use_tls = !streq_ptr(e, "false");
                 if ((e = getenv("CA_CERT")) && (r = setting_set(&raw->ca_cert, e, "CA_CERT")) < 0)
                         return r;
                 if ((e = getenv("HOST_CERT")) && (r = setting_set(&raw->host_cert, e, "HOST_CERT")) < 0)
@@ -470,6 +471,7 @@ static int validate(Raw *raw, AgentConfig *c, char **ret_error) {
 
 int agent_config_parse(AgentConfig *c, int argc, char **argv, char **ret_error) {
         _cleanup_(raw_done) Raw raw = {};
+        _cleanup_free_ char *env_error = NULL;
         int r, result;
 
         *c = (AgentConfig) {
@@ -479,12 +481,16 @@ int agent_config_parse(AgentConfig *c, int argc, char **argv, char **ret_error) 
                 .bus_kind = geteuid() == 0 ? UNIT_BUS_SYSTEM : UNIT_BUS_USER,
         };
 
-        r = read_environment(&raw, c, ret_error);
-        if (r < 0)
-                return r;
+        /* --help and --version work whatever the environment holds; its mistakes count otherwise. */
+        r = read_environment(&raw, c, &env_error);
         result = read_options(&raw, c, argc, argv, ret_error);
         if (result != CONFIG_RUN)
                 return result;
+        if (r < 0) {
+                if (ret_error)
+                        *ret_error = TAKE_PTR(env_error);
+                return r;
+        }
         r = validate(&raw, c, ret_error);
         if (r < 0)
                 return r;

@@ -442,13 +442,18 @@ static void handle_locale_set(RpcCall *call, const ProtobufCMessage *request, vo
         if (asprintf(&assignment, "LANG=%s", req->locale) < 0)
                 return fail_errno(call, -ENOMEM, "cannot set the locale", NULL);
 
-        r = system_set_locale((char *[]) { assignment, NULL }, &error);
-        if (r < 0)
-                return fail_errno(call, r, "cannot set the locale", error);
-        /* As upstream: units started from now on get the new LANG. */
+        /* As upstream: units started from now on get the new LANG, whatever localed says. */
         r = manager_set_environment((char *[]) { assignment, NULL }, &error);
         if (r < 0)
                 return fail_errno(call, r, "cannot set LANG for the service manager", error);
+        error = mfree(error);
+        r = system_set_locale((char *[]) { assignment, NULL }, &error);
+        /* An agent of a user manager (an app VM's) may not change the system's locale; its
+         * user's sessions have the new LANG, which is what it is there for. */
+        if (r == -EACCES && unit_bus_get_kind() == UNIT_BUS_USER)
+                r = 0;
+        if (r < 0)
+                return fail_errno(call, r, "cannot set the locale", error);
         (void) rpc_call_reply(call, &resp.base);
 }
 

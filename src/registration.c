@@ -31,6 +31,8 @@
 #define UNREACHABLE_MAX_MS 1000
 /* Without any stream to watch, registrations are renewed this often. */
 #define RENEW_WITHOUT_WATCH_MS 10000
+/* A watch shorter than this is followed by a pause before registering again. */
+#define MIN_WATCH_USEC (1000 * USEC_PER_MSEC)
 
 struct Registration {
         RegistrationConfig config;
@@ -204,6 +206,7 @@ static int watch_admin(Registration *r) {
 static void *registration_thread(void *userdata) {
         Registration *r = userdata;
         int64_t unreachable_delay = UNREACHABLE_FIRST_MS, refused_delay = 1000;
+        uint64_t watched_since;
 
         while (!is_stopping(r)) {
                 _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
@@ -235,6 +238,7 @@ static void *registration_thread(void *userdata) {
                 unreachable_delay = UNREACHABLE_FIRST_MS;
                 refused_delay = 1000;
 
+                watched_since = now_monotonic_usec();
                 ret = watch_admin(r);
                 if (is_stopping(r))
                         break;
@@ -246,6 +250,10 @@ static void *registration_thread(void *userdata) {
                 }
                 report(r, REGISTRATION_LOST, "lost the connection to the admin at %s; registering again",
                        r->target);
+                /* A watch that ends at once (an admin that cannot stream) must not become a loop of
+                 * registrations. */
+                if (now_monotonic_usec() - watched_since < MIN_WATCH_USEC && !sleep_unless_stopped(r, 1000))
+                        break;
         }
         return NULL;
 }

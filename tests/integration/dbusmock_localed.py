@@ -8,7 +8,8 @@ can be given in "parameters", e.g.
   python3 -m dbusmock --template tests/integration/dbusmock_localed.py \\
       -p '{"Locale": ["LANG=en_US.UTF-8"]}'
 
-SetLocale() stores its array in the Locale property; the keyboard setters
+SetLocale() stores its array in the Locale property (or, with the parameter
+"DenySetLocale": true, fails with AccessDenied, as polkit answers a user); the keyboard setters
 store their arguments in the matching properties. Every call is recorded in
 the mock's call log (org.freedesktop.DBus.Mock.GetCalls), which is what the
 tests assert on.
@@ -28,10 +29,14 @@ def setProperty(prop, arg=0, signature=None):
     return f'self.Set("{MAIN_IFACE}", "{prop}", args[{arg}])'
 
 
+DENIED = ('raise dbus.exceptions.DBusException("Access denied", '
+          'name="org.freedesktop.DBus.Error.AccessDenied")')
+
+
 def load(mock, parameters):
     mock.AddMethods(MAIN_IFACE, [
-        # SetLocale(as locale, b interactive)
-        ('SetLocale', 'asb', '', setProperty('Locale', 0, 's')),
+        # SetLocale(as locale, b interactive); "DenySetLocale": refused as polkit refuses a user
+        ('SetLocale', 'asb', '', DENIED if parameters.get('DenySetLocale') else setProperty('Locale', 0, 's')),
         # SetVConsoleKeyboard(s keymap, s keymap_toggle, b convert, b interactive)
         ('SetVConsoleKeyboard', 'ssbb', '',
          setProperty('VConsoleKeymap', 0) + '; ' + setProperty('VConsoleKeymapToggle', 1)),

@@ -415,6 +415,19 @@ class LocaleAndTimezone(AgentTestBase):
                                  S.locale_pb2.TimezoneMessage(Timezone=bad))
             self.assertEqual(len(self.mock.calls(self.mock.LOCALE)), calls)
 
+    def test_user_agent_denied_by_localed(self):
+        # An app VM's agent runs as its user, whom localed (polkit) may not let change the system
+        # locale: its manager's LANG, which its applications get, is set all the same.
+        self.mock.stop()
+        self.mock = systemd_harness.DbusMockServices(self.bus_address, log_dir=self.tmp,
+                                                     locale_parameters={'DenySetLocale': True}).start()
+        self.start_agent(env=self.agent_env(DBUS_SYSTEM_BUS_ADDRESS=self.bus_address))
+        with self.ch() as ch:
+            S.locale_pb2_grpc.LocaleClientStub(ch).LocaleSet(S.locale_pb2.LocaleMessage(Locale='sv_SE.UTF-8'),
+                                                             timeout=10)
+        self.assertEqual(self.mock.locale(), ['LANG=C'])
+        self.assertIn('LANG=sv_SE.UTF-8', self.manager.systemctl('show-environment').stdout.splitlines())
+
     def test_localed_missing(self):
         # A bus without localed: a clear error, not silence.
         self.mock.stop()

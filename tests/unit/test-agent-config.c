@@ -115,6 +115,25 @@ static void test_legacy_env(void **state) {
         assert_non_null(strstr(c.warnings[0], "WIFI"));
         assert_int_equal(c.log_level, LOG_DEBUG);
         assert_int_equal(c.applications->n, 0);
+        agent_config_done(&c);
+        c = (AgentConfig) {};
+
+        /* Without TLS at all it is on too (upstream: anything but "false"), certificates required. */
+        unsetenv("TLS");
+        assert_int_equal(PARSE(&c, &err, NULL), CONFIG_RUN);
+        assert_true(c.use_tls);
+        agent_config_done(&c);
+        c = (AgentConfig) {};
+        unsetenv("HOST_KEY");
+        err = mfree(err);
+        assert_int_equal(PARSE(&c, &err, NULL), -EINVAL);
+        assert_non_null(strstr(err, "HOST_KEY"));
+        agent_config_done(&c);
+        c = (AgentConfig) {};
+        setenv("TLS", "false", 1);
+        err = mfree(err);
+        assert_int_equal(PARSE(&c, &err, NULL), CONFIG_RUN);
+        assert_false(c.use_tls);
 }
 
 static void test_options_win(void **state) {
@@ -205,6 +224,13 @@ static void test_errors(void **state) {
         EXPECT_ERROR("the admin has no address", NULL);
         setenv("ADMIN_SERVER", "{\"addr\":\"10.0.0.1\",\"port\":\"9001\"", 1);
         EXPECT_ERROR("ADMIN_SERVER is not valid JSON", NULL);
+        {
+                /* --help works whatever the environment holds. */
+                _cleanup_(agent_config_done) AgentConfig c = {};
+                _cleanup_free_ char *err = NULL;
+
+                assert_int_equal(PARSE(&c, &err, "--help"), CONFIG_HELP);
+        }
         setenv("ADMIN_SERVER", "{\"addr\":\"10.0.0.1\",\"port\":\"9001\"}", 1);
 
         setenv("AGENT", "[1,2]", 1);
