@@ -51,9 +51,7 @@ struct AgentService {
         Monitor *monitors;
 };
 
-bool agent_service_unit_allowed(const AgentService *a, const char *unit) {
-        _cleanup_free_ char *app = NULL;
-
+bool agent_service_unit_listed(const AgentService *a, const char *unit) {
         if (isempty(unit))
                 return false;
         if (streq(unit, a->config.agent_unit))
@@ -61,6 +59,16 @@ bool agent_service_unit_allowed(const AgentService *a, const char *unit) {
         for (char *const *s = a->config.services; s && *s; s++)
                 if (streq(*s, unit))
                         return true;
+        return false;
+}
+
+bool agent_service_unit_allowed(const AgentService *a, const char *unit) {
+        _cleanup_free_ char *app = NULL;
+
+        if (isempty(unit))
+                return false;
+        if (agent_service_unit_listed(a, unit))
+                return true;
         if (!a->config.applications || !app_unit_name_is_valid(unit))
                 return false;
         app = app_name_from_unit(unit);
@@ -94,11 +102,31 @@ static void fail_errno(RpcCall *call, int r, const char *prefix, const char *rea
 }
 
 static bool check_allowed(AgentService *a, RpcCall *call, const char *unit, const char *prefix) {
-        if (agent_service_unit_allowed(a, unit))
+        _cleanup_free_ char *error = NULL;
+        bool loaded = false, transient = false;
+        int r;
+
+        if (agent_service_unit_listed(a, unit))
                 return true;
-        (void) rpc_call_fail(call, RPC_NOT_FOUND, "%s: unit '%s' is not one this agent controls", prefix,
-                             strempty(unit));
-        return false;
+        if (!agent_service_unit_allowed(a, unit)) {
+                (void) rpc_call_fail(call, RPC_NOT_FOUND, "%s: unit '%s' is not one this agent controls",
+                                     prefix, strempty(unit));
+                return false;
+        }
+        /* Named like an instance of an application, it must also be one: they are transient units
+         * (or gone: upstream's admin learns from a "not-found" status that an application ended).
+         * Otherwise an application called "user" would open user@1000.service to the caller. */
+        r = unit_get_origin(unit, &loaded, &transient, &error);
+        if (r < 0) {
+                fail_errno(call, r, prefix, error);
+                return false;
+        }
+        if (loaded && !transient) {
+                (void) rpc_call_fail(call, RPC_NOT_FOUND, "%s: unit '%s' is not an application instance "
+                                     "(it is not a transient unit)", prefix, unit);
+                return false;
+        }
+        return true;
 }
 
 static void handle_get_unit_status(RpcCall *call, const ProtobufCMessage *request, void *userdata) {

@@ -51,3 +51,6 @@ int agent_service_attach(AgentService *a, RpcServer *s);
 
 /* Is @unit one the agent may control? */
 bool agent_service_unit_allowed(const AgentService *a, const char *unit);
+
+/* Allowed as the agent itself or one of its SERVICES, not as an application instance. */
+bool agent_service_unit_listed(const AgentService *a, const char *unit);

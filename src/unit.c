@@ -724,6 +724,35 @@ int unit_get_accounting(const char *unit, UnitAccounting *ret, char **ret_error)
         return 0;
 }
 
+int unit_get_origin(const char *unit, bool *ret_loaded, bool *ret_transient, char **ret_error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL, *load_state = NULL;
+        int transient = 0;
+        sd_bus *bus;
+        int r;
+
+        r = check_unit_name(unit, ret_error);
+        if (r < 0)
+                return r;
+        r = manager_bus(&bus, ret_error);
+        if (r < 0)
+                return r;
+        r = sd_bus_path_encode(UNIT_PATH_PREFIX, unit, &path);
+        if (r < 0)
+                return r;
+        /* A unit that is not loaded answers too ("not-found", not transient). */
+        r = sd_bus_get_property_string(bus, SYSTEMD_SERVICE, path, UNIT_INTERFACE, "LoadState", &error,
+                                       &load_state);
+        if (r >= 0)
+                r = sd_bus_get_property_trivial(bus, SYSTEMD_SERVICE, path, UNIT_INTERFACE, "Transient", &error,
+                                                'b', &transient);
+        if (r < 0)
+                return call_failed(&manager_connection, r, &error, ret_error, "cannot ask about '%s'", unit);
+        *ret_loaded = streq(load_state, "loaded");
+        *ret_transient = transient;
+        return 0;
+}
+
 int manager_set_environment(char *const *assignments, char **ret_error) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;

@@ -129,6 +129,9 @@ void unit_accounting_done(UnitAccounting *a);
 /* Resource accounting of a service unit, from systemd's own counters. */
 int unit_get_accounting(const char *unit, UnitAccounting *ret, char **ret_error);
 
+/* Whether @unit is loaded (a unit file or a transient unit is there), and whether it is transient. */
+int unit_get_origin(const char *unit, bool *ret_loaded, bool *ret_transient, char **ret_error);
+
 /* Manager.SetEnvironment: variables for units started from now on, e.g. "LANG=de_DE.UTF-8". */
 int manager_set_environment(char *const *assignments, char **ret_error);
 

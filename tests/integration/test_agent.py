@@ -105,6 +105,7 @@ class AgentTestBase(givctest.TestCase):
         cls.manager = systemd_harness.UserManager('agent-test').start()
         cls.manager.write_unit('demo.service', DEMO_UNIT)
         cls.manager.write_unit('stopped.service', DEMO_UNIT)
+        cls.manager.write_unit('sleepy@.service', DEMO_UNIT)
         cls.manager.daemon_reload()
 
     @classmethod
@@ -205,6 +206,14 @@ class UnitControl(AgentTestBase):
             # An instance of an application not in the manifest.
             self.assert_code(grpc.StatusCode.NOT_FOUND, u.GetUnitStatus,
                              S.systemd_pb2.UnitRequest(UnitName='evil@1.service'))
+            # Named like an instance of a manifest application ("sleepy"), but a unit of the system
+            # (an instance of a template in a unit file), not one the agent started.
+            self.manager.systemctl('start', 'sleepy@7.service')
+            self.addCleanup(self.manager.systemctl, 'stop', 'sleepy@7.service', check=False)
+            for method in (u.GetUnitStatus, u.StopUnit, u.KillUnit, u.FreezeUnit):
+                self.assert_code(grpc.StatusCode.NOT_FOUND, method, S.systemd_pb2.UnitRequest(UnitName='sleepy@7.service'),
+                                 contains='is not an application instance')
+            self.assertEqual(self.manager.show('sleepy@7.service', 'ActiveState')['ActiveState'], 'active')
 
     def test_start_stop_kill(self):
         self.start_agent()
