@@ -281,6 +281,24 @@ static int check_unit_name(const char *unit, char **ret_error) {
         return 0;
 }
 
+/* The manager's connection, for a request about @unit (whose name is checked first). */
+static int unit_bus(const char *unit, sd_bus **ret, char **ret_error) {
+        int r = check_unit_name(unit, ret_error);
+
+        if (r < 0)
+                return r;
+        return manager_bus(ret, ret_error);
+}
+
+/* The same, and @unit's object path. */
+static int unit_object(const char *unit, sd_bus **ret_bus, char **ret_path, char **ret_error) {
+        int r = unit_bus(unit, ret_bus, ret_error);
+
+        if (r < 0)
+                return r;
+        return sd_bus_path_encode(UNIT_PATH_PREFIX, unit, ret_path);
+}
+
 int unit_bus_check(char **ret_error) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *version = NULL;
@@ -319,10 +337,7 @@ int unit_get_status(const char *unit, UnitStatus *ret, char **ret_error) {
         sd_bus *bus;
         int r;
 
-        r = check_unit_name(unit, ret_error);
-        if (r < 0)
-                return r;
-        r = manager_bus(&bus, ret_error);
+        r = unit_bus(unit, &bus, ret_error);
         if (r < 0)
                 return r;
 
@@ -460,10 +475,7 @@ static int unit_job(const char *method, const char *verb, const char *unit, int6
         sd_bus *bus;
         int r;
 
-        r = check_unit_name(unit, ret_error);
-        if (r < 0)
-                return r;
-        r = manager_bus(&bus, ret_error);
+        r = unit_bus(unit, &bus, ret_error);
         if (r < 0)
                 return r;
         r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_SERVICE, SYSTEMD_PATH, MANAGER_INTERFACE,
@@ -497,10 +509,7 @@ static int unit_simple_call(const char *method, const char *verb, const char *un
         va_list ap;
         int r;
 
-        r = check_unit_name(unit, ret_error);
-        if (r < 0)
-                return r;
-        r = manager_bus(&bus, ret_error);
+        r = unit_bus(unit, &bus, ret_error);
         if (r < 0)
                 return r;
         r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_SERVICE, SYSTEMD_PATH, MANAGER_INTERFACE,
@@ -688,15 +697,10 @@ int unit_get_accounting(const char *unit, UnitAccounting *ret, char **ret_error)
         sd_bus *bus;
         int r;
 
-        r = check_unit_name(unit, ret_error);
-        if (r < 0)
-                return r;
-        if (!endswith(unit, ".service"))
-                return error_set(ret_error, -EINVAL, "'%s' is not a service: it has no main process", unit);
-        r = manager_bus(&bus, ret_error);
-        if (r < 0)
-                return r;
-        r = sd_bus_path_encode(UNIT_PATH_PREFIX, unit, &path);
+        if (!endswith(strempty(unit), ".service"))
+                return error_set(ret_error, -EINVAL, "'%s' is not a service: it has no main process",
+                                 strempty(unit));
+        r = unit_object(unit, &bus, &path, ret_error);
         if (r < 0)
                 return r;
 
@@ -731,13 +735,7 @@ int unit_get_origin(const char *unit, bool *ret_loaded, bool *ret_transient, cha
         sd_bus *bus;
         int r;
 
-        r = check_unit_name(unit, ret_error);
-        if (r < 0)
-                return r;
-        r = manager_bus(&bus, ret_error);
-        if (r < 0)
-                return r;
-        r = sd_bus_path_encode(UNIT_PATH_PREFIX, unit, &path);
+        r = unit_object(unit, &bus, &path, ret_error);
         if (r < 0)
                 return r;
         /* A unit that is not loaded answers too ("not-found", not transient). */
