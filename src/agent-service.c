@@ -516,12 +516,13 @@ static void handle_get_hwid(RpcCall *call, const ProtobufCMessage *request, void
         (void) rpc_call_reply(call, &resp.base);
 }
 
-#define UNIT_METHOD(name, handler_fn)                                                               \
+#define UNIT_METHOD(name, handler_fn, fl)                                                           \
         {                                                                                          \
                 .path = "/systemd.UnitControlService/" name,                                       \
                 .request = &systemd__unit_request__descriptor,                                     \
                 .response = &systemd__unit_response__descriptor,                                   \
                 .kind = RPC_UNARY,                                                                 \
+                .flags = (fl),                                                                     \
                 .handler = handler_fn,                                                             \
         }
 
@@ -533,11 +534,12 @@ static const RpcMethod unit_methods[] = {
                 .kind = RPC_UNARY,
                 .handler = handle_get_unit_status,
         },
-        UNIT_METHOD("StartUnit", handle_start_unit),
-        UNIT_METHOD("StopUnit", handle_stop_unit),
-        UNIT_METHOD("KillUnit", handle_kill_unit),
-        UNIT_METHOD("FreezeUnit", handle_freeze_unit),
-        UNIT_METHOD("UnfreezeUnit", handle_unfreeze_unit),
+        /* Slow: they wait for systemd's jobs (seconds, for a VM). */
+        UNIT_METHOD("StartUnit", handle_start_unit, RPC_METHOD_SLOW),
+        UNIT_METHOD("StopUnit", handle_stop_unit, RPC_METHOD_SLOW),
+        UNIT_METHOD("KillUnit", handle_kill_unit, 0),
+        UNIT_METHOD("FreezeUnit", handle_freeze_unit, 0),
+        UNIT_METHOD("UnfreezeUnit", handle_unfreeze_unit, 0),
         {
                 .path = "/systemd.UnitControlService/MonitorUnit",
                 .request = &systemd__unit_resource_request__descriptor,
@@ -550,6 +552,7 @@ static const RpcMethod unit_methods[] = {
                 .request = &systemd__app_unit_request__descriptor,
                 .response = &systemd__unit_response__descriptor,
                 .kind = RPC_UNARY,
+                .flags = RPC_METHOD_SLOW,
                 .handler = handle_start_application,
         },
         {

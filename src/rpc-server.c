@@ -90,6 +90,7 @@ struct RpcServer {
         pthread_t cq_thread;
         bool cq_thread_started;
         WorkPool *pool;
+        WorkPool *slow_pool;     /* RPC_METHOD_SLOW handlers */
         RpcServerOptions options;
 
         MethodEntry *methods;
@@ -541,7 +542,8 @@ static void call_dispatch(RpcCall *c) {
                 return;
         }
 
-        r = workpool_submit(c->server->pool, call_run_handler, c);
+        r = workpool_submit(c->entry->method->flags & RPC_METHOD_SLOW ? c->server->slow_pool : c->server->pool,
+                            call_run_handler, c);
         if (r >= 0)
                 return;
 
@@ -770,6 +772,9 @@ int rpc_server_new(RpcServer **ret, const RpcServerOptions *options) {
                 s->options.max_send_queue = DEFAULT_MAX_SEND_QUEUE;
 
         r = workpool_new(&s->pool, s->options.max_workers, s->options.max_queued);
+        if (r < 0)
+                return r;
+        r = workpool_new(&s->slow_pool, s->options.max_workers, s->options.max_queued);
         if (r < 0)
                 return r;
 
@@ -1160,6 +1165,7 @@ int rpc_server_shutdown(RpcServer *s, int64_t grace_ms) {
         /* Every handler invocation has finished (its call is gone); the
          * pool is idle. */
         s->pool = workpool_free(s->pool);
+        s->slow_pool = workpool_free(s->slow_pool);
 
         grpc_completion_queue_shutdown(s->cq);
         if (s->cq_thread_started) {
@@ -1205,6 +1211,7 @@ RpcServer *rpc_server_free(RpcServer *s) {
         free(s->hooks);
 
         workpool_free(s->pool);
+        workpool_free(s->slow_pool);
         for (size_t i = 0; i < s->n_lock_fds; i++) {
                 (void) unlink(s->lock_paths[i]);
                 (void) close(s->lock_fds[i]);

@@ -8,6 +8,9 @@
  * queue and never blocks; a handler runs either on that thread
  * (RPC_METHOD_INLINE: it must not block) or on a bounded worker pool, where
  * it may wait for D-Bus or an outbound RPC without holding up other calls.
+ * Handlers that may wait for seconds (RPC_METHOD_SLOW: a VM boot, a job)
+ * have a pool of their own, so that a few of them cannot take every worker
+ * from quick calls.
  *
  * Every call is an RpcCall that lives until both gRPC and the handler are
  * done with it. The handler side owns one reference from the moment the
@@ -44,6 +47,7 @@ typedef enum RpcMethodKind {
 
 typedef enum RpcMethodFlags {
         RPC_METHOD_INLINE = 1 << 0, /* the handler never blocks: run it on the completion-queue thread */
+        RPC_METHOD_SLOW = 1 << 1,   /* the handler may wait for seconds: run it on the pool for those */
 } RpcMethodFlags;
 
 /*
@@ -65,7 +69,7 @@ typedef struct RpcMethod {
 } RpcMethod;
 
 typedef struct RpcServerOptions {
-        unsigned max_workers;      /* worker threads for blocking handlers; 0: default (8) */
+        unsigned max_workers;      /* worker threads for blocking handlers, in each pool; 0: default (8) */
         size_t max_queued;         /* calls waiting for a worker before RESOURCE_EXHAUSTED; 0: 256 */
         size_t max_send_queue;     /* messages queued per streaming call before -ENOBUFS; 0: 1024 */
 } RpcServerOptions;

@@ -201,6 +201,7 @@ static const RpcMethod test_methods[] = {
         UNARY("Echo", handle_echo, RPC_METHOD_INLINE),
         UNARY("Fail", handle_fail, 0),
         UNARY("Slow", handle_slow, 0),
+        UNARY("SlowPool", handle_slow, RPC_METHOD_SLOW),
         UNARY("WhoAmI", handle_whoami, 0),
         STREAM("Stream", handle_stream),
         STREAM("Forever", handle_forever),
@@ -340,14 +341,57 @@ static void test_garbage_then_ok(void **state) {
         assert_string_equal(text, "echo:next");
 }
 
-static void *slow_caller(void *userdata) {
-        RpcChannel *ch = userdata;
+static void *call_slow(RpcChannel *ch, const char *method) {
         _cleanup_(rpc_status_done) RpcStatus st = RPC_STATUS_NULL;
         char *text = NULL;
         int r;
 
-        r = call_text(ch, "/givc.test.Test/Slow", "", &text, &st);
+        r = call_text(ch, method, "", &text, &st);
         return r == 0 && streq(text, "slow done") ? text : (free(text), NULL);
+}
+
+static void *slow_caller(void *userdata) {
+        return call_slow(userdata, "/givc.test.Test/Slow");
+}
+
+static void *slow_pool_caller(void *userdata) {
+        return call_slow(userdata, "/givc.test.Test/SlowPool");
+}
+
+/* With one worker a pool: a handler of the slow kind holding its worker leaves the other pool free. */
+static void test_slow_handlers_have_their_own_pool(void **state) {
+        _cleanup_(address_freep) Address *address = abstract_address();
+        RpcServerOptions options = { .max_workers = 1 };
+        RpcServer *server = NULL;
+        RpcChannel *channel = NULL;
+        pthread_t t;
+        void *result;
+
+        assert_int_equal(rpc_server_new(&server, &options), 0);
+        assert_int_equal(rpc_server_add_methods(server, test_methods, ELEMENTSOF(test_methods), &ts), 0);
+        assert_int_equal(rpc_server_add_listener(server, address, NULL, NULL), 0);
+        assert_int_equal(rpc_server_start(server), 0);
+        assert_int_equal(rpc_channel_new(&channel, address, NULL, NULL, NULL), 0);
+
+        flag_set(&ts.slow_entered, 0);
+        flag_set(&ts.slow_release, 0);
+        assert_int_equal(pthread_create(&t, NULL, slow_pool_caller, channel), 0);
+        flag_wait(&ts.slow_entered, 1);
+        {
+                _cleanup_(rpc_status_done) RpcStatus st = RPC_STATUS_NULL;
+                char *text = NULL;
+
+                assert_int_equal(call_text(channel, "/givc.test.Test/Fail", "pool", &text, &st), -EREMOTEIO);
+                assert_int_equal(st.code, RPC_NOT_FOUND);
+        }
+        flag_set(&ts.slow_release, 1);
+        assert_int_equal(pthread_join(t, &result), 0);
+        assert_non_null(result);
+        free(result);
+
+        rpc_channel_free(channel);
+        assert_int_equal(rpc_server_shutdown(server, 1000), 0);
+        rpc_server_free(server);
 }
 
 static void test_blocking_handler_blocks_nothing_else(void **state) {
@@ -872,6 +916,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_error_status, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_unknown_method, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_garbage_then_ok, fixture_setup, fixture_teardown),
+                cmocka_unit_test(test_slow_handlers_have_their_own_pool),
                 cmocka_unit_test_setup_teardown(test_blocking_handler_blocks_nothing_else, fixture_setup,
                                                 fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_server_stream, fixture_setup, fixture_teardown),
