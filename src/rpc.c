@@ -6,10 +6,12 @@
  */
 
 #include <grpc/status.h>
+#include <pthread.h>
 #include <stdarg.h>
 
 #include "log.h"
 #include "rpc-internal.h"
+#include "thread-util.h"
 
 /* Our status enum is passed to gRPC as is. */
 _Static_assert((int) RPC_UNAUTHENTICATED == (int) GRPC_STATUS_UNAUTHENTICATED, "status codes");
@@ -100,6 +102,41 @@ void rpc_status_set(RpcStatus *s, RpcStatusCode code, const char *format, ...) {
  * handshake failed, why a bind failed) only in its log. Its ERROR lines are
  * about a peer or a connection, not fatal to us: they become warnings.
  */
+/*
+ * Anyone who can connect can make gRPC log a failed handshake: without a
+ * limit, a flood of bad connections floods the journal. Outside --debug, at
+ * most LOG_BURST of its lines per LOG_WINDOW_USEC, then how many were left out.
+ */
+#define LOG_BURST 20
+#define LOG_WINDOW_USEC (10 * USEC_PER_SEC)
+
+static bool grpc_log_allowed(void) {
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        static uint64_t window_start;
+        static unsigned logged, suppressed;
+        uint64_t now = now_monotonic_usec();
+        unsigned left_out = 0;
+        bool allowed;
+
+        pthread_mutex_lock(&lock);
+        if (now - window_start >= LOG_WINDOW_USEC) {
+                window_start = now;
+                logged = 0;
+                left_out = suppressed;
+                suppressed = 0;
+        }
+        allowed = logged < LOG_BURST;
+        if (allowed)
+                logged++;
+        else
+                suppressed++;
+        pthread_mutex_unlock(&lock);
+
+        if (left_out > 0)
+                log_internal(LOG_WARNING, 0, "grpc: %u more messages were left out", left_out);
+        return allowed;
+}
+
 static void grpc_log_bridge(gpr_log_func_args *args) {
         int level;
 
@@ -118,7 +155,7 @@ static void grpc_log_bridge(gpr_log_func_args *args) {
                 return;
         if (log_get_max_level() >= LOG_DEBUG)
                 log_internal(level, 0, "grpc: %s (%s:%d)", args->message, args->file, args->line);
-        else
+        else if (grpc_log_allowed())
                 log_internal(level, 0, "grpc: %s", args->message);
 }
 

@@ -5,6 +5,7 @@ mutual TLS, health, reflection, errors, listeners, shutdown."""
 
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -187,6 +188,23 @@ class AdminTransport(givctest.TestCase):
         for t in threads:
             t.join()
         self.assertEqual(errors, [])
+
+    def test_handshake_failures_do_not_flood_the_log(self):
+        # Anyone who can connect can make the server log a failed handshake.
+        for _ in range(100):
+            with socket.create_connection(('127.0.0.1', self.port), timeout=10) as s:
+                s.sendall(b'\x16\x03\x01\x00\x05hello, not TLS' * 4)
+                try:
+                    s.recv(1024)
+                except OSError:
+                    pass
+        self.assert_logged('grpc:')
+        time.sleep(1)
+        lines = [line for line in self.srv.logs().splitlines() if 'grpc:' in line]
+        # At most a burst of 20 a window; the rest are counted when the next window opens.
+        self.assertLessEqual(len(lines), 21, '\n'.join(lines))
+        with self.ch() as ch:
+            self.assertEqual(health_check(ch).status, S.health_pb2.HealthCheckResponse.SERVING)
 
     def assert_logged(self, text):
         # The server logs why the handshake failed; give its log a moment to arrive.
