@@ -738,15 +738,16 @@ int unit_get_origin(const char *unit, bool *ret_loaded, bool *ret_transient, cha
         r = unit_object(unit, &bus, &path, ret_error);
         if (r < 0)
                 return r;
-        /* A unit that is not loaded answers too ("not-found", not transient). */
-        r = sd_bus_get_property_string(bus, SYSTEMD_SERVICE, path, UNIT_INTERFACE, "LoadState", &error,
-                                       &load_state);
-        if (r >= 0)
-                r = sd_bus_get_property_trivial(bus, SYSTEMD_SERVICE, path, UNIT_INTERFACE, "Transient", &error,
-                                                'b', &transient);
+        /* A unit that is not loaded answers too ("not-found", not transient). A transient one is
+         * loaded: the common case costs one call. */
+        r = sd_bus_get_property_trivial(bus, SYSTEMD_SERVICE, path, UNIT_INTERFACE, "Transient", &error, 'b',
+                                        &transient);
+        if (r >= 0 && !transient)
+                r = sd_bus_get_property_string(bus, SYSTEMD_SERVICE, path, UNIT_INTERFACE, "LoadState", &error,
+                                               &load_state);
         if (r < 0)
                 return call_failed(&manager_connection, r, &error, ret_error, "cannot ask about '%s'", unit);
-        *ret_loaded = streq(load_state, "loaded");
+        *ret_loaded = transient || streq(load_state, "loaded");
         *ret_transient = transient;
         return 0;
 }
