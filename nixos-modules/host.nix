@@ -41,7 +41,7 @@ in
       wantedBy = [ "multi-user.target" ];
       environment = env.agentEnvironment "host" cfg;
       # Units are started, stopped, frozen and powered off by systemd on the
-      # agent's request over /run/systemd/private (as uid 0): the agent
+      # agent's request over the system bus (as uid 0): the agent
       # itself needs no capability for that, and the applications and VMs it
       # starts are units of their own, outside this sandbox.
       serviceConfig = givcLib.daemonService givcLib.systemHardening [

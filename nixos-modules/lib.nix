@@ -304,8 +304,8 @@ rec {
     # Only /proc/PID entries (the agent reads /proc/PID/status of units it
     # monitors where systemd does not account memory).
     ProcSubset = "pid";
-    # Root keeps its uid (systemd's private socket and the system bus accept
-    # uid 0) but no capability except reading files it does not own: Ghaf's
+    # Root keeps its uid (the system bus and systemd accept uid 0 for unit
+    # control) but no capability except reading files it does not own: Ghaf's
     # certificate generator gives the certificates to microvm:kvm, mode 0770.
     CapabilityBoundingSet = [ "CAP_DAC_READ_SEARCH" ];
   };
