@@ -75,6 +75,13 @@ static int wait_for_stop(void) {
         }
 }
 
+/* With --debug, a line for every call: which method, who asked, what came of it, how long it took. */
+static void log_call(const RpcCallSummary *c, void *userdata) {
+        log_debug("%s from %s: %s in %.1f ms", strna(c->method), strna(c->peer),
+                  c->answered ? strna(rpc_status_code_to_string(c->code)) : "cancelled",
+                  (double) c->duration_usec / 1000.0);
+}
+
 int serve_main(Address *const *listeners, const TlsCredentials *tls, int64_t grace_ms,
                const ServeHooks *hooks) {
         _cleanup_(rpc_server_freep) RpcServer *s = NULL;
@@ -83,7 +90,9 @@ int serve_main(Address *const *listeners, const TlsCredentials *tls, int64_t gra
 
         serve_block_signals();
 
-        r = rpc_server_new(&s, NULL);
+        r = rpc_server_new(&s, &(RpcServerOptions) {
+                                       .on_call_end = log_get_max_level() >= LOG_DEBUG ? log_call : NULL,
+                               });
         if (r < 0) {
                 log_error_errno(r, "Failed to create the server: %m");
                 return EXIT_FAILURE;

@@ -146,11 +146,34 @@ struct RpcCall {
         bool peer_parsed;
         int peer_error;
         PeerIdentity *peer;
+        uint64_t start_usec;
 };
+
+static void call_report(RpcCall *c) {
+        RpcServer *s = c->server;
+        _cleanup_free_ char *method = NULL;
+        char *peer;
+
+        if (!s->options.on_call_end || !c->call)
+                return;
+        method = rpc_slice_to_string(c->details.method);
+        peer = grpc_call_get_peer(c->call);
+        s->options.on_call_end(&(RpcCallSummary) {
+                                       .method = method,
+                                       .peer = peer,
+                                       .answered = c->status_sent,
+                                       .code = c->status_code,
+                                       .duration_usec = now_monotonic_usec() - c->start_usec,
+                               },
+                               s->options.userdata);
+        gpr_free(peer);
+}
 
 static void call_free(RpcCall *c) {
         RpcServer *s = c->server;
         grpc_call *call = c->call;
+
+        call_report(c);
 
         for (SendItem *i = c->queue_head, *next; i; i = next) {
                 next = i->next;
@@ -636,6 +659,7 @@ static void server_on_new_call(RpcServer *s, RpcCall *c, bool success) {
                 return;
         }
         atomic_fetch_add(&s->live_calls, 1);
+        c->start_usec = now_monotonic_usec();
 
         /* Keep the number of waiting requests up. */
         if (!rpc_server_is_shutting_down(s))

@@ -68,10 +68,22 @@ typedef struct RpcMethod {
         RpcHandler handler;
 } RpcMethod;
 
+/* What became of a call, for a log line. */
+typedef struct RpcCallSummary {
+        const char *method;      /* "/package.Service/Method" as the client asked */
+        const char *peer;        /* gRPC's name of the peer ("ipv4:127.0.0.1:40312") */
+        bool answered;           /* a status was sent (else the call was cancelled or broke) */
+        RpcStatusCode code;      /* that status */
+        uint64_t duration_usec;  /* from its arrival to its end */
+} RpcCallSummary;
+
 typedef struct RpcServerOptions {
         unsigned max_workers;      /* worker threads for blocking handlers, in each pool; 0: default (8) */
         size_t max_queued;         /* calls waiting for a worker before RESOURCE_EXHAUSTED; 0: 256 */
         size_t max_send_queue;     /* messages queued per streaming call before -ENOBUFS; 0: 1024 */
+        /* Called once a call is over, on any thread; must not block. NULL: nothing. */
+        void (*on_call_end)(const RpcCallSummary *summary, void *userdata);
+        void *userdata;
 } RpcServerOptions;
 
 int rpc_server_new(RpcServer **ret, const RpcServerOptions *options);

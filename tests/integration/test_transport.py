@@ -54,8 +54,8 @@ class AdminTransport(givctest.TestCase):
         self.assertEqual(code, 0, self.srv.logs())
         super().tearDown()
 
-    def ch(self, paths='client', name='admin-vm'):
-        return channel(self.target, self.client if paths == 'client' else paths, name)
+    def ch(self, paths='client', name='admin-vm', target=None):
+        return channel(target or self.target, self.client if paths == 'client' else paths, name)
 
     def test_health_over_mtls(self):
         with self.ch() as ch:
@@ -188,6 +188,27 @@ class AdminTransport(givctest.TestCase):
         for t in threads:
             t.join()
         self.assertEqual(errors, [])
+
+    def test_debug_logs_every_call(self):
+        port = free_port()
+        srv = self.server(['admin', '--debug', '--state-dir', os.path.join(self.tmp, 'debug-state'), '--addr',
+                           '127.0.0.1', '--port', str(port), '--use-tls', '--ca-cert', self.admin['ca'],
+                           '--host-cert', self.admin['cert'], '--host-key', self.admin['key']],
+                          name='admin-debug').start()
+        with self.ch(target='127.0.0.1:%d' % port) as ch:
+            health_check(ch)
+            with self.assertRaises(grpc.RpcError):
+                health_check(ch, 'no.Such')
+        deadline = time.monotonic() + 10
+        while 'NOT_FOUND in' not in srv.logs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertRegex(srv.logs(), r'/grpc.health.v1.Health/Check from ipv4:127.0.0.1:\d+: OK in [0-9.]+ ms')
+        self.assertRegex(srv.logs(), r'/grpc.health.v1.Health/Check from ipv4:127.0.0.1:\d+: NOT_FOUND in')
+        self.assertEqual(srv.stop(), 0)
+        # Without --debug, no such lines (the server of the other tests).
+        with self.ch() as ch:
+            health_check(ch)
+        self.assertNotIn('/grpc.health.v1.Health/Check from', self.srv.logs())
 
     def test_handshake_failures_do_not_flood_the_log(self):
         # Anyone who can connect can make the server log a failed handshake.
