@@ -620,9 +620,20 @@ static bool poll_entry(AdminService *a, const RegistryEntry *e) {
         return true;
 }
 
+/* Sends one setting to @agent; a failure is only logged (the agent gets it again when it registers). */
+static void push_setting(AdminService *a, const RegistryEntry *agent, const char *method,
+                         const ProtobufCMessage *request, const char *what) {
+        _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
+        _cleanup_pb_ ProtobufCMessage *resp = NULL;
+
+        if (call_agent_of(a, agent, method, request, &locale__empty__descriptor, LOCALE_PUSH_TIMEOUT_MS,
+                          RPC_CALL_WAIT_FOR_READY, &resp, &status) < 0)
+                admin_log(a, LOG_WARNING, "Cannot set the %s on '%s': %s", what, agent->name,
+                          strna(status.message));
+}
+
 static void push_locale(AdminService *a, const RegistryEntry *agent) {
         _cleanup_free_ char *locale = NULL, *timezone = NULL;
-        int r = 0;
 
         pthread_mutex_lock(&a->lock);
         if (a->locale)
@@ -634,29 +645,15 @@ static void push_locale(AdminService *a, const RegistryEntry *agent) {
         /* Only what was set: upstream pushed empty values, which set LANG= to nothing. */
         if (locale) {
                 Locale__LocaleMessage req = LOCALE__LOCALE_MESSAGE__INIT;
-                _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
-                _cleanup_pb_ ProtobufCMessage *resp = NULL;
 
                 req.locale = locale;
-                r = call_agent_of(a, agent, "/locale.LocaleClient/LocaleSet", &req.base,
-                                  &locale__empty__descriptor, LOCALE_PUSH_TIMEOUT_MS,
-                                  RPC_CALL_WAIT_FOR_READY, &resp, &status);
-                if (r < 0)
-                        admin_log(a, LOG_WARNING, "Cannot set the locale on '%s': %s", agent->name,
-                                  strna(status.message));
+                push_setting(a, agent, "/locale.LocaleClient/LocaleSet", &req.base, "locale");
         }
         if (timezone) {
                 Locale__TimezoneMessage req = LOCALE__TIMEZONE_MESSAGE__INIT;
-                _cleanup_(rpc_status_done) RpcStatus status = RPC_STATUS_NULL;
-                _cleanup_pb_ ProtobufCMessage *resp = NULL;
 
                 req.timezone = timezone;
-                r = call_agent_of(a, agent, "/locale.LocaleClient/TimezoneSet", &req.base,
-                                  &locale__empty__descriptor, LOCALE_PUSH_TIMEOUT_MS,
-                                  RPC_CALL_WAIT_FOR_READY, &resp, &status);
-                if (r < 0)
-                        admin_log(a, LOG_WARNING, "Cannot set the timezone on '%s': %s", agent->name,
-                                  strna(status.message));
+                push_setting(a, agent, "/locale.LocaleClient/TimezoneSet", &req.base, "timezone");
         }
 }
 

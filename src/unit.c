@@ -569,6 +569,46 @@ int unit_reset_failed(const char *unit, char **ret_error) {
         return unit_simple_call("ResetFailedUnit", "reset", unit, ret_error, "s", unit);
 }
 
+/* The transient unit's property Environment=, as (sv) with an "as" inside. */
+static int append_environment(sd_bus_message *m, char *const *environment) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "Environment");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "as");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, (char **) environment);
+        for (int i = 0; i < 2 && r >= 0; i++)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+/* ExecStart=: one command (path, argv, and "do not ignore failure"), as (sv) with an a(sasb) inside. */
+static int append_exec_start(sd_bus_message *m, char *const *argv) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "ExecStart");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sasb)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', "sasb");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", argv[0]);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, (char **) argv);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "b", 0);
+        for (int i = 0; i < 4 && r >= 0; i++)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
 int unit_start_transient_service(const char *unit, const char *description, char *const *argv,
                                  char *const *environment, int64_t timeout_ms, char **ret_error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
@@ -594,87 +634,17 @@ int unit_start_transient_service(const char *unit, const char *description, char
                 return r;
 
         r = sd_bus_message_open_container(m, 'a', "(sv)");
-        if (r < 0)
-                return r;
-        {
+        if (r >= 0)
                 r = sd_bus_message_append(m, "(sv)(sv)(sv)",
                                           "Description", "s", strempty(description),
                                           "Type", "s", "exec",
                                           "CollectMode", "s", "inactive-or-failed");
-                if (r < 0)
-                        return r;
-
-                if (environment && environment[0]) {
-                        r = sd_bus_message_open_container(m, 'r', "sv");
-                        if (r < 0)
-                                return r;
-                        {
-                                r = sd_bus_message_append(m, "s", "Environment");
-                                if (r < 0)
-                                        return r;
-                                r = sd_bus_message_open_container(m, 'v', "as");
-                                if (r < 0)
-                                        return r;
-                                {
-                                        r = sd_bus_message_append_strv(m, (char **) environment);
-                                        if (r < 0)
-                                                return r;
-                                }
-                                r = sd_bus_message_close_container(m);
-                                if (r < 0)
-                                        return r;
-                        }
-                        r = sd_bus_message_close_container(m);
-                        if (r < 0)
-                                return r;
-                }
-
-                r = sd_bus_message_open_container(m, 'r', "sv");
-                if (r < 0)
-                        return r;
-                {
-                        r = sd_bus_message_append(m, "s", "ExecStart");
-                        if (r < 0)
-                                return r;
-                        r = sd_bus_message_open_container(m, 'v', "a(sasb)");
-                        if (r < 0)
-                                return r;
-                        {
-                                r = sd_bus_message_open_container(m, 'a', "(sasb)");
-                                if (r < 0)
-                                        return r;
-                                {
-                                        r = sd_bus_message_open_container(m, 'r', "sasb");
-                                        if (r < 0)
-                                                return r;
-                                        {
-                                                r = sd_bus_message_append(m, "s", argv[0]);
-                                                if (r < 0)
-                                                        return r;
-                                                r = sd_bus_message_append_strv(m, (char **) argv);
-                                                if (r < 0)
-                                                        return r;
-                                                r = sd_bus_message_append(m, "b", 0);
-                                                if (r < 0)
-                                                        return r;
-                                        }
-                                        r = sd_bus_message_close_container(m);
-                                        if (r < 0)
-                                                return r;
-                                }
-                                r = sd_bus_message_close_container(m);
-                                if (r < 0)
-                                        return r;
-                        }
-                        r = sd_bus_message_close_container(m);
-                        if (r < 0)
-                                return r;
-                }
+        if (r >= 0 && environment && environment[0])
+                r = append_environment(m, environment);
+        if (r >= 0)
+                r = append_exec_start(m, argv);
+        if (r >= 0)
                 r = sd_bus_message_close_container(m);
-                if (r < 0)
-                        return r;
-        }
-        r = sd_bus_message_close_container(m);
         if (r < 0)
                 return r;
 
