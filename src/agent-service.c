@@ -54,12 +54,7 @@ struct AgentService {
 bool agent_service_unit_listed(const AgentService *a, const char *unit) {
         if (isempty(unit))
                 return false;
-        if (streq(unit, a->config.agent_unit))
-                return true;
-        for (char *const *s = a->config.services; s && *s; s++)
-                if (streq(*s, unit))
-                        return true;
-        return false;
+        return streq(unit, a->config.agent_unit) || strv_contains(a->config.services, unit);
 }
 
 bool agent_service_unit_allowed(const AgentService *a, const char *unit) {

@@ -11,6 +11,7 @@
 
 #include "health.pb-c.h"
 #include "health.h"
+#include "parse-util.h"
 
 typedef struct Health {
         RpcServer *server;
@@ -23,12 +24,7 @@ typedef struct Health {
 #define STATUS(x) GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__##x
 
 static bool service_known(Health *h, const char *service) {
-        if (isempty(service))
-                return true;
-        for (char **i = rpc_server_services(h->server); i && *i; i++)
-                if (streq(*i, service))
-                        return true;
-        return false;
+        return isempty(service) || strv_contains(rpc_server_services(h->server), service);
 }
 
 static Grpc__Health__V1__HealthCheckResponse__ServingStatus status_of(Health *h, const char *service) {

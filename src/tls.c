@@ -21,6 +21,7 @@
 
 #include "error-util.h"
 #include "openssl-util.h"
+#include "parse-util.h"
 #include "tls.h"
 
 static int load_file(const char *what, const char *path, char **ret, size_t *ret_size, char **ret_error) {
@@ -418,9 +419,8 @@ int tls_peer_identity_from_pem(const char *pem, size_t size, PeerIdentity **ret)
 bool peer_identity_has_name(const PeerIdentity *id, const char *name) {
         if (!id || isempty(name))
                 return false;
-        for (char **n = id->dns_names; n && *n; n++)
-                if (streq(*n, name))
-                        return true;
+        if (strv_contains(id->dns_names, name))
+                return true;
         /* The CN counts only for certificates that carry no DNS name at all
          * (RFC 6125 §6.4.4): otherwise the SANs are the complete list. */
         if (id->dns_names && id->dns_names[0])
