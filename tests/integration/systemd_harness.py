@@ -61,6 +61,18 @@ class HarnessError(RuntimeError):
     """Something in the test environment did not come up / go away in time."""
 
 
+class Started:
+    """`with X(...) as x:` starts x (x.start()) and stops it (x.stop()) at the end, whatever happens."""
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
 def wait_until(predicate, timeout, what='condition', poll=_POLL):
     """Poll predicate() until it returns a true value (returned) or raise HarnessError."""
     deadline = time.monotonic() + timeout
@@ -301,7 +313,7 @@ def _guard_main(cgroup, runtime_dir, master, slave):
 
 # ---------------------------------------------------------------------------
 
-class UserManager:
+class UserManager(Started):
     """A `systemd --user` instance standing in for one VM's service manager.
 
     Use as a context manager (`with UserManager('gui-vm') as m:`) or call
@@ -328,14 +340,6 @@ class UserManager:
         return f'<UserManager {self.name} pid={self.pid} dir={self._runtime_dir}>'
 
     # -- lifecycle ----------------------------------------------------------
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
     @property
     def pid(self):
@@ -650,7 +654,7 @@ def _to_python(v):
     return v
 
 
-class DbusMockServices:
+class DbusMockServices(Started):
     """python-dbusmock stand-ins for systemd-timedated and systemd-localed.
 
     Both run as `/usr/bin/python3 -m dbusmock --template T --system` with
@@ -677,14 +681,6 @@ class DbusMockServices:
 
     def __repr__(self):
         return f'<DbusMockServices on {self.address}>'
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
     def start(self, timeout=15):
         import json

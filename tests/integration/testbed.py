@@ -177,7 +177,7 @@ class _Admin(givctest.Server):
                     f.close()
 
 
-class TestBed:
+class TestBed(systemd_harness.Started):
     """Host, admin and VMs of upstream's admin VM test, as local processes.
 
     The admin's default options beyond listener and TLS: ADMIN_DEFAULT_ARGS
@@ -449,14 +449,6 @@ class TestBed:
         m.daemon_reload()
 
     # -- lifecycle ---------------------------------------------------------------
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
     def start(self, timeout=90):
         """Certificates, the VM supervisor, the host's manager and agent.
